@@ -1,0 +1,67 @@
+"""create_app(settings): wires the registry, the inference core and the protocol routers; loads and drains."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from .core.errors import ServiceError
+from .protocols import native
+from .protocols.http import error_response, json_response
+from .settings import Settings, get_settings
+from .state import ServiceState
+
+log = logging.getLogger("service")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state = ServiceState.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load in the background so /health/live answers at once and /health/ready tells the progress.
+        state.registry.loading = True
+        loader = asyncio.create_task(state.registry.load_all())
+        yield
+        state.draining = True
+        await loader
+        await state.registry.close()
+
+    app = FastAPI(
+        title="sigmoid-serve",
+        version="0.1.0",
+        description="Per-label probabilities and multi-hot predictions from Keras multi-label models "
+        "exported to ONNX (logits + appended Sigmoid), served with ONNX Runtime.",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.include_router(native.router)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return json_response({"error": problems}, 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return json_response({"error": str(exc.detail)}, exc.status_code, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return json_response({"error": "internal error; the server log has the details"}, 500)

@@ -1,0 +1,34 @@
+"""Every knob of the service, read from environment variables (names are the field names, upper-case)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    model_repository: Path = Field(Path("models"), description="Folder laid out as NAME/VERSION/model.onnx.")
+    default_model: str = Field("", description="Model served by POST /predict; empty = the only model.")
+    host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    ort_intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per inference (0 = ORT picks).")
+    max_batch_size: int = Field(64, ge=1, description="Most rows in one request and in one ONNX Runtime call.")
+    max_batch_delay_ms: float = Field(
+        0.0, ge=0, description="How long a batch waits for more rows before it runs (0 = only what is queued)."
+    )
+    max_queue_rows: int = Field(1024, ge=1, description="Rows waiting per model before requests get 503.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
+    log_level: str = Field("info")
+
+    def model_path(self, name: str, version: int) -> Path:
+        return self.model_repository / name / str(version) / "model.onnx"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
