@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` serves the demo model, `make test` passes the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint demo-model clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Serving dependencies only (no TensorFlow).
+$(VENV)/.serve-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Everything: serving, export (TensorFlow, tf2onnx) and the test tools.
+$(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[export,dev]"
+	touch $@ $(VENV)/.serve-installed
+
+run: $(VENV)/.serve-installed
+	MODEL_REPOSITORY=models HOST=$(HOST) PORT=$(PORT) $(PY) -m service
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) -m pytest
+
+demo-model: $(VENV)/.dev-installed
+	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
