@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 _CHUNK = 1 << 20
+_PUBLISHED_MODE = 0o644
 
 
 def sha256_of_source(path: Path) -> str:
@@ -34,6 +35,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; a server running as another user must be able to read the model.
+        os.chmod(tmp_name, _PUBLISHED_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -34,6 +34,7 @@ def test_atomic_replace_of_existing_file(model_files, tmp_path):
     export_model(model_files("mlp.keras"), output, ["x", "y", "z"])
     assert output.read_bytes() != first and read_metadata(output).labels == ["x", "y", "z"]
     assert sorted(p.name for p in output.parent.iterdir()) == ["model.onnx"]
+    assert output.stat().st_mode & 0o777 == 0o644  # readable by a server running as another user
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
