@@ -17,6 +17,8 @@ def build_export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model_export [export]",
         description="Export a Keras multi-label classifier (logit outputs) to ONNX with an appended Sigmoid.",
+        epilog=f"subcommands: {', '.join(SUBCOMMANDS)} (without one, the arguments are for 'export'). "
+        "Exit status 2 when the model or an argument cannot be exported; nothing is written then.",
     )
     parser.add_argument("source", help=".keras or .h5 file, or a SavedModel directory")
     parser.add_argument(

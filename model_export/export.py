@@ -114,6 +114,7 @@ def export_model(
         batches,
         _reference_for(loaded, decision),
         verify.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
+        n_labels=len(labels),
     )
     write_atomically(output, model.SerializeToString())
     return ExportReport(

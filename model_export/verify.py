@@ -86,6 +86,7 @@ def verify_parity(
     batches: Sequence[dict[str, np.ndarray]],
     reference: Callable[[dict[str, np.ndarray]], Reference],
     tolerance: float = PROBABILITY_TOLERANCE,
+    n_labels: int | None = None,
 ) -> VerificationReport:
     import onnxruntime as ort
 
@@ -96,6 +97,11 @@ def verify_parity(
     err_p, err_l, err_own = 0.0, 0.0, None
     for batch in batches:
         probabilities, logits = session.run(["probabilities", "logits"], batch)
+        if n_labels is not None and probabilities.shape != (_batch_size(batch), n_labels):
+            raise ExportError(
+                f"the model returns shape {probabilities.shape} for a batch of {_batch_size(batch)}, "
+                f"expected [batch, {n_labels}] (one column per label)"
+            )
         expected = reference(batch)
         err_p = max(err_p, _max_abs(probabilities, expected.probabilities))
         if expected.logits is not None:

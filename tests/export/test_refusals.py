@@ -83,3 +83,24 @@ def test_raw_string_input_refused(tmp_path):
 
 def test_missing_source_refused(tmp_path):
     assert "does not exist" in _refused(None, tmp_path, tmp_path / "nope.keras", ["a"])
+
+
+@keras.saving.register_keras_serializable("tests_export")
+class SubclassedSigmoid(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = keras.layers.Dense(3, activation="sigmoid")
+
+    def call(self, inputs):
+        return self.head(inputs)
+
+
+def test_subclassed_model_refused_with_a_way_out(tmp_path):
+    model = SubclassedSigmoid()
+    model(np.zeros((1, 4), "float32"))
+    model.save(tmp_path / "sub.keras")
+    assert "subclassed" in _refused(None, tmp_path, tmp_path / "sub.keras", ["a", "b", "c"])
+    # Its SavedModel is judged from the graph: the last op is Sigmoid, so no second one is added.
+    model.export(str(tmp_path / "sub_savedmodel"), verbose=False)
+    message = _refused(None, tmp_path, tmp_path / "sub_savedmodel", ["a", "b", "c"])
+    assert "last op is Sigmoid" in message and "--accept-sigmoid-output" in message
