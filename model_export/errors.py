@@ -1,0 +1,9 @@
+"""The one exception type the exporter raises for problems the user must fix."""
+
+
+class ExportError(Exception):
+    """A model or an argument that cannot be exported as asked.
+
+    The message is written for the person running the export: it says what is wrong
+    and what to do. The CLI prints it without a traceback and exits with status 2.
+    """

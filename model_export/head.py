@@ -1,0 +1,167 @@
+"""Decide what the ONNX head must do, from the model itself: append a Sigmoid, recover logits, or refuse.
+
+A double sigmoid is the failure this module exists to prevent: sigmoid(sigmoid(x)) lies in
+[0.5, 0.73], so every label would pass a 0.5 threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from model_export.errors import ExportError
+from model_export.load import LossInfo
+from model_export.metadata import HEAD_APPENDED_SIGMOID, HEAD_LOGITS_RECOVERED, HEAD_SIGMOID_ACCEPTED
+
+ACCEPT_FLAG = "--accept-sigmoid-output"
+
+SOFTMAX_MESSAGE = (
+    "the model ends in a softmax, so it is a single-label classifier: its outputs compete and sum to 1, "
+    "which cannot express several labels being true at once. Retrain it as a multi-label model with a "
+    "linear last layer (no activation) and keras.losses.BinaryCrossentropy(from_logits=True), then export."
+)
+
+
+def double_sigmoid_message(where: str) -> str:
+    return (
+        f"{where} already ends in a sigmoid and its logits cannot be recovered exactly. Appending the "
+        "exporter's Sigmoid would apply it twice, squashing every probability into [0.5, 0.73] so that "
+        "every label passes a 0.5 threshold. Either re-save the model with a linear last layer (preferred), "
+        f"or pass {ACCEPT_FLAG} to export its output unchanged as 'probabilities', with 'logits' computed "
+        "in ONNX as log(p) - log(1 - p) (approximate; metadata logits_exact=false)."
+    )
+
+
+@dataclass
+class HeadDecision:
+    kind: str  # one of the HEAD_* values stored in the `head` metadata key
+    logits_exact: bool
+    explanation: str
+    # For Keras sources: the model to convert. It returns logits when logits_exact, else probabilities.
+    graph_model: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = False) -> HeadDecision:
+    import keras
+
+    output = model.outputs[0]
+    if len(output.shape) != 2:
+        raise ExportError(
+            f"the model output has shape {tuple(output.shape)}; a multi-label classifier must output "
+            "[batch, n_labels]"
+        )
+    layer = _output_layer(model)
+    activation = _activation_name(layer)
+    inputs = list(model.inputs)
+    if activation == "softmax":
+        raise ExportError(SOFTMAX_MESSAGE)
+    if activation in ("linear", None):
+        if loss.from_logits is False:
+            raise ExportError(
+                f"the last layer is linear (it outputs logits) but the saved loss is {loss.description}, "
+                "which expects probabilities. These contradict each other: either the model was trained on "
+                "probabilities it does not output (the head lost its sigmoid), or the head is wrong. Fix the "
+                "model: a linear head trained with BinaryCrossentropy(from_logits=True) is what this "
+                "exporter expects."
+            )
+        return HeadDecision(
+            HEAD_APPENDED_SIGMOID,
+            True,
+            f"last layer '{layer.name}' is linear: appended an ONNX Sigmoid",
+            graph_model=keras.Model(inputs, output),
+        )
+    if activation != "sigmoid":
+        raise ExportError(
+            f"the last layer '{layer.name}' applies '{activation}', which is neither linear (logits) nor "
+            "sigmoid. A multi-label head must output unbounded logits: use a linear last layer."
+        )
+    warnings = []
+    if loss.from_logits is True:
+        warnings.append(
+            f"the model ends in a sigmoid but was compiled with {loss.description}: training treated its "
+            "probabilities as logits; check its predictions"
+        )
+    logits = _recover_logits(layer)
+    if logits is not None:
+        return HeadDecision(
+            HEAD_LOGITS_RECOVERED,
+            True,
+            f"last layer '{layer.name}' applies a sigmoid: exported its logits exactly and appended an "
+            "ONNX Sigmoid (no double sigmoid)",
+            graph_model=keras.Model(inputs, logits),
+            warnings=warnings,
+        )
+    if not accept_sigmoid_output:
+        raise ExportError(double_sigmoid_message(f"the model (last layer '{layer.name}')"))
+    return accepted_sigmoid_decision(keras.Model(inputs, output), warnings)
+
+
+def accepted_sigmoid_decision(graph_model: Any = None, warnings: list[str] | None = None) -> HeadDecision:
+    return HeadDecision(
+        HEAD_SIGMOID_ACCEPTED,
+        False,
+        f"model output is already a sigmoid ({ACCEPT_FLAG}): exported it unchanged as probabilities; "
+        "logits = log(p) - log(1-p) computed in ONNX, not exact",
+        graph_model=graph_model,
+        warnings=list(warnings or []),
+    )
+
+
+def check_graph_output_op(decision: HeadDecision, op_type: str, accept_sigmoid_output: bool) -> HeadDecision:
+    """Second opinion from the traced graph: catches sigmoids hidden in Lambda or custom layers."""
+    if op_type == "Softmax":
+        raise ExportError(SOFTMAX_MESSAGE)
+    if op_type != "Sigmoid" or not decision.logits_exact:
+        return decision
+    if decision.kind == HEAD_APPENDED_SIGMOID and accept_sigmoid_output:
+        return accepted_sigmoid_decision(decision.graph_model, decision.warnings)
+    raise ExportError(double_sigmoid_message("the model's output graph (its last op is Sigmoid)"))
+
+
+def decide_graph_head(op_type: str, accept_sigmoid_output: bool) -> HeadDecision:
+    """For a SavedModel: only the op producing the output is known."""
+    linear = HeadDecision(
+        HEAD_APPENDED_SIGMOID, True, f"output op is {op_type} (no activation): appended an ONNX Sigmoid"
+    )
+    return check_graph_output_op(linear, op_type, accept_sigmoid_output)
+
+
+def _output_layer(model: Any) -> Any:
+    history = getattr(model.outputs[0], "_keras_history", None)
+    if history is not None:
+        return history.operation
+    return model.layers[-1]
+
+
+def _activation_name(layer: Any) -> str | None:
+    import keras
+
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None  # e.g. Add/Concatenate: no activation of its own; the graph check still looks
+    return getattr(activation, "__name__", repr(activation))
+
+
+def _recover_logits(layer: Any) -> Any:
+    """The exact pre-sigmoid tensor of `layer`, or None when it cannot be had."""
+    import keras
+
+    try:
+        layer_input = layer.input
+    except (AttributeError, ValueError):
+        return None  # shared layer with several inbound nodes: its input is ambiguous
+    if isinstance(layer, keras.layers.Activation):
+        return layer_input  # the Activation's input is the logits tensor itself
+    try:
+        config = layer.get_config()
+        config["activation"] = "linear"
+        config["name"] = f"{layer.name}_logits"
+        linear_copy = layer.__class__.from_config(config)
+        logits = linear_copy(layer_input)
+        linear_copy.set_weights(layer.get_weights())  # same weights, so logits are exact
+    except Exception:
+        return None  # a layer that cannot be rebuilt from its config
+    return logits

@@ -1,0 +1,211 @@
+"""Load a source (.keras, legacy .h5 or SavedModel directory) and what its file says about the loss."""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_export.errors import ExportError
+
+# Loss functions given by name use their default, from_logits=False.
+_PROBABILITY_LOSS_NAMES = {
+    "binary_crossentropy",
+    "bce",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int | None, ...]  # first dimension is the batch (None)
+    dtype: str  # numpy dtype name: float32, int32, int64, ...
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    from_logits: bool | None  # None: no loss recorded, or one that says nothing about logits
+    description: str
+
+
+@dataclass
+class LoadedSource:
+    path: Path
+    kind: str  # "keras" or "saved_model"
+    inputs: list[InputSpec]
+    loss: LossInfo
+    keras_model: Any = None  # keras.Model when kind == "keras"
+    signature: Any = None  # ConcreteFunction (serving_default) when kind == "saved_model"
+    signature_output_key: str | None = None
+
+    def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's own output (what it returns today, before any exporter change)."""
+        import tensorflow as tf
+
+        if self.kind == "keras":
+            return call_keras(self.keras_model, [inputs[s.name] for s in self.inputs])
+        tensors = {s.name: tf.constant(inputs[s.name]) for s in self.inputs}
+        return self.signature(**tensors)[self.signature_output_key].numpy()
+
+
+def call_keras(model: Any, flat_inputs: list[np.ndarray]) -> np.ndarray:
+    """Run a Keras model on inputs in `model.inputs` order, as numpy."""
+    with warnings.catch_warnings():
+        # Keras warns when a list meets a single-Input model; the values are routed correctly.
+        warnings.filterwarnings("ignore", message="The structure of `inputs`", category=UserWarning)
+        return np.asarray(model(flat_inputs, training=False))
+
+
+def load_source(path: str | Path) -> LoadedSource:
+    path = Path(path)
+    if not path.exists():
+        raise ExportError(f"source {path} does not exist")
+    if path.is_dir():
+        if not (path / "saved_model.pb").exists():
+            raise ExportError(f"{path} is a directory without saved_model.pb, so not a SavedModel")
+        return _load_saved_model(path)
+    suffix = path.suffix.lower()
+    if suffix in (".keras", ".h5", ".hdf5"):
+        return _load_keras(path)
+    raise ExportError(
+        f"unsupported source {path.name}: expected a .keras or .h5 file, or a SavedModel directory"
+    )
+
+
+def _load_keras(path: Path) -> LoadedSource:
+    import keras
+
+    loss = read_keras_loss(path)
+    try:
+        # compile=False: the loss config is read from the file itself, and compiling can fail
+        # on custom losses/metrics that have nothing to do with inference.
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types here; the message is what matters
+        raise ExportError(f"Keras could not load {path.name}: {exc}") from exc
+    try:
+        model_inputs = list(model.inputs)
+        model_outputs = list(model.outputs)
+    except (AttributeError, ValueError):
+        model_inputs, model_outputs = [], []
+    if not model_inputs or not model_outputs:
+        raise ExportError(
+            f"{path.name} holds a subclassed Keras model, whose layers cannot be inspected for the head. "
+            "Export it as a SavedModel (model.export('dir')) and pass that directory instead."
+        )
+    if len(model_outputs) != 1:
+        raise ExportError(
+            f"{path.name} has {len(model_outputs)} outputs; "
+            "one multi-label output [batch, n_labels] is expected"
+        )
+    _refuse_text_vectorization(model)
+    inputs = [_keras_input_spec(t) for t in model_inputs]
+    return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model)
+
+
+def _refuse_text_vectorization(model: Any) -> None:
+    import keras
+
+    if any(isinstance(layer, keras.layers.TextVectorization) for layer in model.layers):
+        raise ExportError(_RAW_STRING_MESSAGE)
+
+
+_RAW_STRING_MESSAGE = (
+    "the model takes raw strings (TextVectorization / tf.string input), which ONNX conversion cannot "
+    "handle. Keep the vectorizer in the client or preprocessing step and export the model from the "
+    "token-id layer on: build keras.Model(token_ids_input, outputs) over the layers after the "
+    "vectorizer, save it, and export that."
+)
+
+
+def _keras_input_spec(tensor: Any) -> InputSpec:
+    dtype = str(tensor.dtype)
+    if dtype == "string":
+        raise ExportError(_RAW_STRING_MESSAGE)
+    shape = (None, *tensor.shape[1:])
+    return InputSpec(name=tensor.name, shape=shape, dtype=np.dtype(dtype).name)
+
+
+def _load_saved_model(path: Path) -> LoadedSource:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:
+        raise ExportError(f"TensorFlow could not load the SavedModel {path}: {exc}") from exc
+    signatures = dict(loaded.signatures)
+    if "serving_default" not in signatures:
+        raise ExportError(f"SavedModel {path} has no 'serving_default' signature (found: {list(signatures)})")
+    signature = signatures["serving_default"]
+    arg_specs = signature.structured_input_signature[1]
+    outputs = signature.structured_outputs
+    if len(outputs) != 1:
+        raise ExportError(
+            f"SavedModel {path} has {len(outputs)} outputs ({', '.join(outputs)}); "
+            "one multi-label output [batch, n_labels] is expected"
+        )
+    inputs = []
+    for name, spec in arg_specs.items():
+        if spec.dtype == tf.string:
+            raise ExportError(_RAW_STRING_MESSAGE)
+        inputs.append(
+            InputSpec(
+                name=name, shape=(None, *spec.shape[1:]), dtype=np.dtype(spec.dtype.as_numpy_dtype).name
+            )
+        )
+    source = LoadedSource(
+        path=path,
+        kind="saved_model",
+        inputs=inputs,
+        loss=LossInfo(None, "a SavedModel does not record the training loss"),
+        signature=signature,
+        signature_output_key=next(iter(outputs)),
+    )
+    source._keep_alive = loaded  # the signature's variables live as long as the loaded object
+    return source
+
+
+def read_keras_loss(path: Path) -> LossInfo:
+    """What the saved compile config says about from_logits, without compiling the model."""
+    try:
+        if path.suffix.lower() == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+            loss = (config.get("compile_config") or {}).get("loss")
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                raw = handle.attrs.get("training_config")
+            if raw is None:
+                loss = None
+            else:
+                loss = json.loads(raw.decode() if isinstance(raw, bytes) else raw).get("loss")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return LossInfo(None, "no readable compile config in the file")
+    return interpret_loss_config(loss)
+
+
+def interpret_loss_config(loss: Any) -> LossInfo:
+    if loss is None:
+        return LossInfo(None, "the model was saved without a compiled loss")
+    if isinstance(loss, str):
+        if loss in _PROBABILITY_LOSS_NAMES:
+            return LossInfo(False, f"loss '{loss}' (by name, so from_logits=False)")
+        return LossInfo(None, f"loss '{loss}'")
+    if isinstance(loss, dict) and "class_name" in loss:
+        config = loss.get("config") or {}
+        if "from_logits" in config:
+            flag = bool(config["from_logits"])
+            return LossInfo(flag, f"{loss['class_name']}(from_logits={flag})")
+        return LossInfo(None, str(loss["class_name"]))
+    if isinstance(loss, dict | list) and len(loss) == 1:
+        return interpret_loss_config(next(iter(loss.values())) if isinstance(loss, dict) else loss[0])
+    return LossInfo(None, "an unrecognised loss config")
