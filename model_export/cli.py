@@ -21,9 +21,7 @@ def build_export_parser() -> argparse.ArgumentParser:
         "Exit status 2 when the model or an argument cannot be exported; nothing is written then.",
     )
     parser.add_argument("source", help=".keras or .h5 file, or a SavedModel directory")
-    parser.add_argument(
-        "--output", "-o", required=True, help="ONNX file to write, e.g. models/NAME/1/model.onnx"
-    )
+    parser.add_argument("--output", "-o", required=True, help="ONNX file to write, e.g. models/NAME/1/model.onnx")
     parser.add_argument("--labels", required=True, help="a,b,c or @labels.txt (one label per line)")
     parser.add_argument(
         "--threshold",

@@ -51,9 +51,7 @@ def build_model():  # -> keras.Model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m model_export.demo_digits", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m model_export.demo_digits", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="models/digits/1/model.onnx", type=Path)
     parser.add_argument("--examples", type=Path, help="default: examples.json beside the version folder")
     parser.add_argument("--epochs", type=int, default=60)

@@ -100,10 +100,7 @@ def export_model(
 
     provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
     props = build_metadata_props(labels, threshold_values, provenance)
-    doc = (
-        f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. "
-        f"{decision.explanation}."
-    )
+    doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
     apply_metadata(model, props, doc, __version__)
     model.graph.name = output.parent.parent.name or "model"
     verify.check_onnx_model(model)
@@ -136,9 +133,7 @@ def export_model(
     )
 
 
-def _provenance(
-    loaded: LoadedSource, opset: int, head_kind: str, exact: bool, explanation: str
-) -> dict[str, Any]:
+def _provenance(loaded: LoadedSource, opset: int, head_kind: str, exact: bool, explanation: str) -> dict[str, Any]:
     import keras
     import tensorflow as tf
     import tf2onnx
@@ -148,9 +143,7 @@ def _provenance(
         "head_detail": explanation,
         "logits_exact": "true" if exact else "false",
         "source_file": loaded.path.name,
-        "source_format": loaded.kind
-        if loaded.kind == "saved_model"
-        else loaded.path.suffix.lstrip(".").lower(),
+        "source_format": loaded.kind if loaded.kind == "saved_model" else loaded.path.suffix.lstrip(".").lower(),
         "source_sha256": sha256_of_source(loaded.path),
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
@@ -172,9 +165,7 @@ def _sample_batches(
         return [first_row, full]
     rng = np.random.default_rng(seed)
     int_high = _embedding_input_dim(loaded.keras_model) if loaded.keras_model is not None else None
-    return [
-        verify.random_inputs(loaded.inputs, size, int_high or _DEFAULT_INT_HIGH, rng) for size in batch_sizes
-    ]
+    return [verify.random_inputs(loaded.inputs, size, int_high or _DEFAULT_INT_HIGH, rng) for size in batch_sizes]
 
 
 def _embedding_input_dim(model: Any) -> int | None:

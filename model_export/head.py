@@ -48,8 +48,7 @@ def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = 
     output = model.outputs[0]
     if len(output.shape) != 2:
         raise ExportError(
-            f"the model output has shape {tuple(output.shape)}; a multi-label classifier must output "
-            "[batch, n_labels]"
+            f"the model output has shape {tuple(output.shape)}; a multi-label classifier must output [batch, n_labels]"
         )
     layer = _output_layer(model)
     activation = _activation_name(layer)

@@ -76,9 +76,7 @@ def resolve_thresholds(
         per_label = dict(zip(labels, values, strict=True))
     unknown = sorted(set(per_label) - set(labels))
     if unknown:
-        raise ExportError(
-            f"thresholds name unknown label(s): {', '.join(unknown)}; known labels: {', '.join(labels)}"
-        )
+        raise ExportError(f"thresholds name unknown label(s): {', '.join(unknown)}; known labels: {', '.join(labels)}")
     resolved = []
     for label in labels:
         value = float(per_label.get(label, default))

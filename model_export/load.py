@@ -75,9 +75,7 @@ def load_source(path: str | Path) -> LoadedSource:
     suffix = path.suffix.lower()
     if suffix in (".keras", ".h5", ".hdf5"):
         return _load_keras(path)
-    raise ExportError(
-        f"unsupported source {path.name}: expected a .keras or .h5 file, or a SavedModel directory"
-    )
+    raise ExportError(f"unsupported source {path.name}: expected a .keras or .h5 file, or a SavedModel directory")
 
 
 def _load_keras(path: Path) -> LoadedSource:
@@ -102,8 +100,7 @@ def _load_keras(path: Path) -> LoadedSource:
         )
     if len(model_outputs) != 1:
         raise ExportError(
-            f"{path.name} has {len(model_outputs)} outputs; "
-            "one multi-label output [batch, n_labels] is expected"
+            f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
     _refuse_text_vectorization(model)
     inputs = [_keras_input_spec(t) for t in model_inputs]
@@ -156,9 +153,7 @@ def _load_saved_model(path: Path) -> LoadedSource:
         if spec.dtype == tf.string:
             raise ExportError(_RAW_STRING_MESSAGE)
         inputs.append(
-            InputSpec(
-                name=name, shape=(None, *spec.shape[1:]), dtype=np.dtype(spec.dtype.as_numpy_dtype).name
-            )
+            InputSpec(name=name, shape=(None, *spec.shape[1:]), dtype=np.dtype(spec.dtype.as_numpy_dtype).name)
         )
     source = LoadedSource(
         path=path,
@@ -184,10 +179,7 @@ def read_keras_loss(path: Path) -> LossInfo:
 
             with h5py.File(path, "r") as handle:
                 raw = handle.attrs.get("training_config")
-            if raw is None:
-                loss = None
-            else:
-                loss = json.loads(raw.decode() if isinstance(raw, bytes) else raw).get("loss")
+            loss = None if raw is None else json.loads(raw.decode() if isinstance(raw, bytes) else raw).get("loss")
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return LossInfo(None, "no readable compile config in the file")
     return interpret_loss_config(loss)

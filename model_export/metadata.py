@@ -34,9 +34,7 @@ class ModelMetadata:
         return self.props.get("logits_exact", "true") == "true"
 
 
-def build_metadata_props(
-    labels: list[str], thresholds: list[float], provenance: dict[str, Any]
-) -> dict[str, str]:
+def build_metadata_props(labels: list[str], thresholds: list[float], provenance: dict[str, Any]) -> dict[str, str]:
     props = {"labels": json.dumps(labels), "thresholds": json.dumps(thresholds)}
     for key, value in provenance.items():
         props[key] = value if isinstance(value, str) else json.dumps(value)

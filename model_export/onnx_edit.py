@@ -50,9 +50,7 @@ def rewrite_erfc(graph: onnx.GraphProto) -> int:
         one = f"{node.output[0]}__one"
         graph.initializer.append(numpy_helper.from_array(np.array(1.0, dtype=np.float32), one))
         graph.node.append(helper.make_node("Erf", [node.input[0]], [erf_out], name=f"{node.name}__erf"))
-        graph.node.append(
-            helper.make_node("Sub", [one, erf_out], list(node.output), name=f"{node.name}__sub")
-        )
+        graph.node.append(helper.make_node("Sub", [one, erf_out], list(node.output), name=f"{node.name}__sub"))
         rewritten += 1
     return rewritten
 
@@ -105,15 +103,11 @@ def finish_graph(
 
 
 def _cast_to_float(graph: onnx.GraphProto, source: str, target: str) -> None:
-    elem_type = next(
-        (o.type.tensor_type.elem_type for o in graph.output if o.name == source), TensorProto.FLOAT
-    )
+    elem_type = next((o.type.tensor_type.elem_type for o in graph.output if o.name == source), TensorProto.FLOAT)
     if elem_type == TensorProto.FLOAT:
         graph.node.append(helper.make_node("Identity", [source], [target], name=f"{target}_identity"))
     else:  # e.g. mixed-precision models with a float16 head: clients get float32 regardless
-        graph.node.append(
-            helper.make_node("Cast", [source], [target], to=TensorProto.FLOAT, name=f"{target}_cast")
-        )
+        graph.node.append(helper.make_node("Cast", [source], [target], to=TensorProto.FLOAT, name=f"{target}_cast"))
 
 
 def _append_logit(graph: onnx.GraphProto) -> None:
@@ -122,14 +116,10 @@ def _append_logit(graph: onnx.GraphProto) -> None:
         graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float32), name))
     graph.node.extend(
         [
-            helper.make_node(
-                "Clip", [PROBABILITIES, "logit__eps", "logit__max"], ["logit__p"], name="logit_clip"
-            ),
+            helper.make_node("Clip", [PROBABILITIES, "logit__eps", "logit__max"], ["logit__p"], name="logit_clip"),
             helper.make_node("Log", ["logit__p"], ["logit__log_p"], name="logit_log_p"),
             helper.make_node("Sub", ["logit__one", "logit__p"], ["logit__q"], name="logit_one_minus_p"),
             helper.make_node("Log", ["logit__q"], ["logit__log_q"], name="logit_log_q"),
-            helper.make_node(
-                "Sub", ["logit__log_p", "logit__log_q"], [LOGITS], name="logit_from_probabilities"
-            ),
+            helper.make_node("Sub", ["logit__log_p", "logit__log_q"], [LOGITS], name="logit_from_probabilities"),
         ]
     )

@@ -75,9 +75,7 @@ def load_sample_data(path: str | Path, specs: Sequence[InputSpec]) -> dict[str, 
     batch = {spec.name: np.asarray(arrays[spec.name]).astype(spec.dtype) for spec in specs}
     sizes = {array.shape[0] if array.ndim else 0 for array in batch.values()}
     if len(sizes) != 1 or 0 in sizes:
-        raise ExportError(
-            f"sample data arrays must share one non-empty batch dimension, got sizes {sorted(sizes)}"
-        )
+        raise ExportError(f"sample data arrays must share one non-empty batch dimension, got sizes {sorted(sizes)}")
     return batch
 
 
@@ -125,9 +123,7 @@ def verify_parity(
                 + ". Nothing was written."
             )
         if not np.allclose(probabilities, sigmoid(logits), atol=tolerance):
-            raise ExportError(
-                "the ONNX 'probabilities' output is not sigmoid('logits'). Nothing was written."
-            )
+            raise ExportError("the ONNX 'probabilities' output is not sigmoid('logits'). Nothing was written.")
     return VerificationReport(
         batch_sizes=[_batch_size(b) for b in batches],
         max_abs_error_probabilities=err_p,

@@ -50,12 +50,8 @@ def test_bad_labels_refused(model_files, tmp_path, labels, fragment):
 
 
 def test_bad_thresholds_refused(model_files, tmp_path):
-    assert "within [0, 1]" in _refused(
-        model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"a": 1.5}
-    )
-    assert "unknown label" in _refused(
-        model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"z": 0.1}
-    )
+    assert "within [0, 1]" in _refused(model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"a": 1.5})
+    assert "unknown label" in _refused(model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"z": 0.1})
 
 
 def test_opset_above_18_refused(model_files, tmp_path):
