@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from .core.errors import ServiceError
-from .protocols import native
+from .protocols import native, tfserving, v2
 from .protocols.http import error_response, json_response
 from .settings import Settings, get_settings
 from .state import ServiceState
@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     app.include_router(native.router)
+    app.include_router(v2.router)
+    app.include_router(tfserving.router)
     _add_error_handlers(app)
     return app
 

@@ -1,0 +1,178 @@
+"""TensorFlow Serving's REST API: model status, metadata and :predict in the row (`instances`) and columnar
+(`inputs`) formats. Translates to the core and back, nothing else.
+
+Every model answers with three outputs per row: `probabilities`, `logits` and `multi_hot` (0/1 per label,
+probability >= threshold), in the order of the model's labels (see /v1/models/{name}/metadata).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from ..core.errors import InvalidInput, ModelNotFound
+from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
+from ..core.types import InferenceRequest, InferenceResult
+from .http import error_responses, json_response, read_json_object, service_state
+
+router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"])
+
+SIGNATURE = "serving_default"
+OUTPUT_MULTI_HOT = "multi_hot"
+BODY_FIELDS = {"instances", "inputs", "signature_name", "threshold"}
+_TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64"}
+RESPONSES = error_responses(400, 404, 413, 415, 503)
+
+
+@router.get("/{name}", responses=error_responses(400, 404))
+async def model_status(name: str, request: Request) -> Response:
+    """State of the model's version, TF Serving style (AVAILABLE once it is loaded and warmed up)."""
+    return json_response({"model_version_status": [_version_status(request, name, None)]})
+
+
+@router.get("/{name}/versions/{version}", responses=error_responses(400, 404))
+async def model_version_status(name: str, version: str, request: Request) -> Response:
+    """State of one version; 404 unless it is the version being served."""
+    return json_response({"model_version_status": [_version_status(request, name, _version(version))]})
+
+
+@router.get("/{name}/metadata", responses=error_responses(400, 404, 503))
+async def model_metadata(name: str, request: Request) -> Response:
+    """The serving_default signature: inputs and outputs with dtypes and shapes (-1 = any), plus labels."""
+    return json_response(_metadata(service_state(request).registry.get(name).model))
+
+
+@router.get("/{name}/versions/{version}/metadata", responses=error_responses(400, 404, 503))
+async def model_version_metadata(name: str, version: str, request: Request) -> Response:
+    """Like /v1/models/{name}/metadata, refused unless `version` is the one served."""
+    return json_response(_metadata(service_state(request).registry.get(name, _version(version)).model))
+
+
+# TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
+# split by hand so that an unknown verb gets a message instead of a bare 404/405.
+@router.post("/{name_and_verb}", responses=RESPONSES)
+async def predict(name_and_verb: str, request: Request) -> Response:
+    """`POST /v1/models/{name}:predict` with {"instances": [...]} or {"inputs": ...}."""
+    return await _predict(request, _strip_verb(name_and_verb), None)
+
+
+@router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES)
+async def predict_version(name: str, version_and_verb: str, request: Request) -> Response:
+    """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
+    return await _predict(request, name, _version(_strip_verb(version_and_verb)))
+
+
+async def _predict(request: Request, name: str, version: int | None) -> Response:
+    state = service_state(request)
+    state.registry.state(name)  # unknown model: 404 before reading a body for it
+    document = await read_json_object(request)
+    unknown = set(document) - BODY_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes {sorted(BODY_FIELDS)}")
+    signature = document.get("signature_name", SIGNATURE)
+    if signature != SIGNATURE:
+        raise InvalidInput(f"unknown signature_name {signature!r}; the only signature is {SIGNATURE!r}")
+    if ("instances" in document) == ("inputs" in document):
+        raise InvalidInput("send exactly one of 'instances' (row format) or 'inputs' (columnar format)")
+    model = state.registry.get(name, version).model
+    if "instances" in document:
+        columns = _row_columns(model, document["instances"])
+    else:
+        columns = _columnar_columns(model, document["inputs"])
+    result = await state.inference.infer(InferenceRequest(name, columns, version, document.get("threshold")))
+    outputs = _outputs(result)
+    if "instances" in document:
+        rows = [{key: value[i] for key, value in outputs.items()} for i in range(result.rows)]
+        return json_response({"predictions": rows})
+    return json_response({"outputs": outputs})
+
+
+def _outputs(result: InferenceResult) -> dict[str, np.ndarray]:
+    return {
+        OUTPUT_PROBABILITIES: result.probabilities,
+        OUTPUT_LOGITS: result.logits,
+        OUTPUT_MULTI_HOT: result.multi_hot,
+    }
+
+
+def _row_columns(model: LoadedModel, instances: Any) -> dict[str, object]:
+    """Row format: a list of values for a one-input model, or a list of {input: value} objects."""
+    if not isinstance(instances, list):
+        raise InvalidInput("'instances' must be a list with one entry per example")
+    names = model.input_names
+    if not all(isinstance(row, dict) for row in instances):
+        if len(names) == 1 and not any(isinstance(row, dict) for row in instances):
+            return {names[0]: instances}
+        raise InvalidInput(f"model {model.name!r} takes inputs {names}: each instance must be an object")
+    for i, row in enumerate(instances):
+        if set(row) != set(names):
+            raise InvalidInput(f"instance {i} has keys {sorted(row)}, expected {names}")
+    return {name: [row[name] for row in instances] for name in names}
+
+
+def _columnar_columns(model: LoadedModel, inputs: Any) -> dict[str, object]:
+    """Columnar format: {input: batch} for any model, or just the batch for a one-input model."""
+    if isinstance(inputs, dict):
+        return inputs
+    if len(model.input_names) == 1:
+        return {model.input_names[0]: inputs}
+    raise InvalidInput(f"model {model.name!r} takes inputs {model.input_names}: 'inputs' must be an object")
+
+
+def _version_status(request: Request, name: str, version: int | None) -> dict[str, Any]:
+    state = service_state(request)
+    model_state = state.registry.state(name)
+    served = model_state.served
+    if version is not None and (served is None or served.model.version != version):
+        raise ModelNotFound(f"model {name!r} version {version} is not served; versions on disk: {model_state.versions}")
+    if served is not None:
+        status = "UNLOADING" if state.draining else "AVAILABLE"
+        return _status_entry(served.model.version, status, "OK", "")
+    newest = model_state.versions[-1] if model_state.versions else 0
+    if model_state.error is None:
+        return _status_entry(newest, "LOADING", "OK", "")
+    return _status_entry(newest, "END", "UNKNOWN", model_state.error)
+
+
+def _status_entry(version: int, state: str, code: str, message: str) -> dict[str, Any]:
+    return {"version": str(version), "state": state, "status": {"error_code": code, "error_message": message}}
+
+
+def _metadata(model: LoadedModel) -> dict[str, Any]:
+    n_labels = len(model.labels)
+    outputs = {
+        OUTPUT_PROBABILITIES: _tensor_info(OUTPUT_PROBABILITIES, "DT_FLOAT", [None, n_labels]),
+        OUTPUT_LOGITS: _tensor_info(OUTPUT_LOGITS, "DT_FLOAT", [None, n_labels]),
+        OUTPUT_MULTI_HOT: _tensor_info(OUTPUT_MULTI_HOT, "DT_UINT8", [None, n_labels]),
+    }
+    inputs = {s.name: _tensor_info(s.name, _TF_DTYPES[s.dtype.name], list(s.shape)) for s in model.inputs}
+    signature = {"inputs": inputs, "outputs": outputs, "method_name": "tensorflow/serving/predict"}
+    return {
+        "model_spec": {"name": model.name, "signature_name": "", "version": str(model.version)},
+        "metadata": {"signature_def": {"signature_def": {SIGNATURE: signature}}},
+        # Not in TF Serving's metadata, but a caller needs them to read the outputs' columns.
+        "labels": model.labels,
+        "thresholds": model.thresholds,  # float32: orjson writes 0.3, not 0.30000001192092896
+    }
+
+
+def _tensor_info(name: str, dtype: str, shape: list[int | None]) -> dict[str, Any]:
+    dims = [{"size": str(-1 if d is None else d), "name": ""} for d in shape]
+    return {"dtype": dtype, "tensor_shape": {"dim": dims, "unknown_rank": False}, "name": name}
+
+
+def _strip_verb(segment: str) -> str:
+    target, _, verb = segment.rpartition(":")
+    if not target:
+        raise InvalidInput(f"expected '{segment}:predict' in the path")
+    if verb != "predict":
+        raise InvalidInput(f"verb ':{verb}' is not supported; this server implements ':predict'")
+    return target
+
+
+def _version(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
+    return int(text)

@@ -1,0 +1,186 @@
+"""KServe Open Inference Protocol v2 over REST, as Triton and KServe serve it, with Triton's binary tensor
+extension. Routes only: tensors are (de)coded in v2_codec, inference happens in the core.
+
+Outputs of every model: `probabilities` (FP32) and `logits` (FP32), both [rows, labels], and `predictions`
+(BOOL [rows, labels]: probability >= threshold, the multi-hot vector).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from .. import health
+from ..core.errors import InvalidInput, ModelNotFound, UnsupportedMediaType
+from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
+from ..core.types import InferenceRequest, InferenceResult
+from .http import JSON_TYPES, error_responses, json_response, read_body, service_state
+from .v2_codec import (
+    BINARY_EXTENSION,
+    HEADER_LENGTH,
+    datatype_of,
+    decode_inputs,
+    encode_response,
+    requested_outputs,
+    split_body,
+)
+
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
+
+OUTPUT_PREDICTIONS = "predictions"
+OUTPUTS = [OUTPUT_PROBABILITIES, OUTPUT_LOGITS, OUTPUT_PREDICTIONS]
+PLATFORM = "onnxruntime_onnx"
+BINARY_TYPES = ("application/octet-stream",)
+
+
+@router.get("")
+async def server_metadata(request: Request) -> Response:
+    """Server name, version and the protocol extensions it implements."""
+    return json_response({"name": request.app.title, "version": request.app.version, "extensions": [BINARY_EXTENSION]})
+
+
+@router.get("/health/live", responses=error_responses(503))
+async def live(request: Request) -> Response:
+    """200 while the process answers."""
+    return _status({"live": health.is_live(service_state(request))})
+
+
+@router.get("/health/ready", responses=error_responses(503))
+async def ready(request: Request) -> Response:
+    """200 when every model is loaded and warmed up, else 503 (the body says why)."""
+    reasons = health.not_ready_reasons(service_state(request))
+    return _status({"ready": not reasons, **({"error": "; ".join(reasons)} if reasons else {})}, "ready")
+
+
+@router.get("/models/{name}/ready", responses=error_responses(400, 404, 503))
+async def model_ready(name: str, request: Request) -> Response:
+    """200 when the model is served, 503 when it is not (yet)."""
+    return _model_ready(request, name, None)
+
+
+@router.get("/models/{name}/versions/{version}/ready", responses=error_responses(400, 404, 503))
+async def model_version_ready(name: str, version: str, request: Request) -> Response:
+    """200 when this version is the one served, 503 when it is not (yet)."""
+    return _model_ready(request, name, _version(version))
+
+
+@router.get("/models/{name}", responses=error_responses(400, 404, 503))
+async def model_metadata(name: str, request: Request) -> Response:
+    """Inputs, outputs, versions and platform; labels and thresholds (JSON lists) in `parameters`."""
+    return json_response(_model_metadata(request, name, None))
+
+
+@router.get("/models/{name}/versions/{version}", responses=error_responses(400, 404, 503))
+async def model_version_metadata(name: str, version: str, request: Request) -> Response:
+    """Like /v2/models/{name}, refused unless `version` is the one served."""
+    return json_response(_model_metadata(request, name, _version(version)))
+
+
+INFER_RESPONSES = error_responses(400, 404, 413, 415, 503)
+
+
+@router.post("/models/{name}/infer", responses=INFER_RESPONSES)
+async def infer(name: str, request: Request) -> Response:
+    """Inference with JSON tensors and/or binary tensors after the JSON header (Inference-Header-Content-Length)."""
+    return await _infer(request, name, None)
+
+
+@router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES)
+async def infer_version(name: str, version: str, request: Request) -> Response:
+    """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
+    return await _infer(request, name, _version(version))
+
+
+async def _infer(request: Request, name: str, version: int | None) -> Response:
+    state = service_state(request)
+    state.registry.state(name)  # unknown model: 404 before reading a body for it
+    _check_content_headers(request)
+    body = await read_body(request, state.settings.max_body_bytes)
+    header_length = request.headers.get(HEADER_LENGTH)
+    header, binary = split_body(body, header_length)
+    model = state.registry.get(name, version).model
+    arrays = decode_inputs(header, binary, {spec.name: spec.dtype for spec in model.inputs})
+    outputs = requested_outputs(header, OUTPUTS)
+    request_id = header.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput(f"'id' must be a string, got {request_id!r}")
+    threshold = (header.get("parameters") or {}).get("threshold")
+    result = await state.inference.infer(InferenceRequest(name, arrays, version, threshold, request_id))
+    document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
+    if request_id is not None:
+        document["id"] = request_id
+    tensors = _output_tensors(result)
+    content, json_length = encode_response(document, [(o, tensors[o.name]) for o in outputs])
+    if json_length is None:
+        return Response(content, media_type="application/json")
+    return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(json_length)})
+
+
+def _output_tensors(result: InferenceResult) -> dict[str, np.ndarray]:
+    return {
+        OUTPUT_PROBABILITIES: result.probabilities,
+        OUTPUT_LOGITS: result.logits,
+        OUTPUT_PREDICTIONS: result.multi_hot.astype(np.bool_),
+    }
+
+
+def _check_content_headers(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES + BINARY_TYPES and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"content type {media_type!r} is not supported; send application/json, or application/octet-stream "
+            "with Inference-Header-Content-Length for binary tensors"
+        )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")
+
+
+def _model_metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
+    model = service_state(request).registry.get(name, version).model
+    n_labels = len(model.labels)
+    return {
+        "name": model.name,
+        "versions": [str(model.version)],
+        "platform": PLATFORM,
+        "inputs": [
+            {"name": s.name, "datatype": datatype_of(s.dtype), "shape": [-1 if d is None else d for d in s.shape]}
+            for s in model.inputs
+        ],
+        "outputs": [
+            {"name": OUTPUT_PROBABILITIES, "datatype": "FP32", "shape": [-1, n_labels]},
+            {"name": OUTPUT_LOGITS, "datatype": "FP32", "shape": [-1, n_labels]},
+            {"name": OUTPUT_PREDICTIONS, "datatype": "BOOL", "shape": [-1, n_labels]},
+        ],
+        # v2 parameter values are scalars: the lists travel as JSON text, as in the ONNX metadata_props.
+        "parameters": {"labels": _json_text(model.labels), "thresholds": _json_text(model.thresholds)},
+    }
+
+
+def _model_ready(request: Request, name: str, version: int | None) -> Response:
+    state = service_state(request)
+    model_state = state.registry.state(name)
+    if version is not None and version not in model_state.versions:
+        raise ModelNotFound(f"model {name!r} has no version {version}; versions: {model_state.versions}")
+    served = model_state.served
+    is_ready = served is not None and not state.draining and (version is None or served.model.version == version)
+    return _status({"name": name, "ready": is_ready}, "ready")
+
+
+def _status(content: dict[str, Any], key: str = "live") -> Response:
+    # Kubernetes probes read the status code, not the body.
+    return json_response(content, 200 if content[key] else 503)
+
+
+def _version(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def _json_text(value: object) -> str:
+    # orjson writes float32 as its shortest form (0.3, not 0.30000001192092896).
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
