@@ -1,0 +1,188 @@
+"""Unit tests of the v2 tensor codec: JSON and binary tensors to numpy and back, and every refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from service.core.errors import InvalidInput
+from service.protocols.v2_codec import (
+    RequestedOutput,
+    decode_inputs,
+    encode_response,
+    requested_outputs,
+    split_body,
+)
+
+FP32 = {"x": np.dtype(np.float32)}
+
+
+def binary_request(header: dict, *chunks: bytes) -> tuple[bytes, str]:
+    json_part = orjson.dumps(header)
+    return json_part + b"".join(chunks), str(len(json_part))
+
+
+def test_nested_and_flat_json_data_give_the_declared_shape() -> None:
+    for data in ([[1, 2], [3, 4.5]], [1, 2, 3, 4.5]):
+        arrays = decode_inputs(
+            {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": data}]}, b"", FP32
+        )
+        np.testing.assert_array_equal(arrays["x"], [[1, 2], [3, 4.5]])
+
+
+def test_binary_inputs_are_read_in_order_without_copying_through_python_floats() -> None:
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([[7, 8]], dtype=np.int64)
+    header = {
+        "inputs": [
+            {"name": "a", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": a.nbytes}},
+            {"name": "b", "shape": [1, 2], "datatype": "INT64", "parameters": {"binary_data_size": b.nbytes}},
+        ]
+    }
+    body, length = binary_request(header, a.tobytes(), b.tobytes())
+    parsed, binary = split_body(body, length)
+    arrays = decode_inputs(parsed, binary, {"a": a.dtype, "b": b.dtype})
+    np.testing.assert_array_equal(arrays["a"], a)
+    np.testing.assert_array_equal(arrays["b"], b)
+    assert arrays["a"].dtype == np.float32 and arrays["b"].dtype == np.int64
+
+
+def test_json_and_binary_inputs_mix() -> None:
+    b = np.array([[1, 2]], dtype=np.int64)
+    header = {
+        "inputs": [
+            {"name": "a", "shape": [1, 1], "datatype": "FP32", "data": [0.5]},
+            {"name": "b", "shape": [1, 2], "datatype": "INT64", "parameters": {"binary_data_size": 16}},
+        ]
+    }
+    body, length = binary_request(header, b.tobytes())
+    arrays = decode_inputs(*split_body(body, length), {})
+    assert arrays["a"].tolist() == [[0.5]] and arrays["b"].tolist() == [[1, 2]]
+
+
+REFUSED = [
+    ("no inputs", {"inputs": []}, b"", "non-empty list"),
+    ("unnamed", {"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]}, b"", "string 'name'"),
+    ("twice", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}] * 2}, b"", "given twice"),
+    ("bytes", {"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ["a"]}]}, b"", "BYTES"),
+    ("bf16", {"inputs": [{"name": "x", "shape": [1], "datatype": "BF16", "data": [1]}]}, b"", "BF16"),
+    ("unknown type", {"inputs": [{"name": "x", "shape": [1], "datatype": "REAL", "data": [1]}]}, b"", "'REAL'"),
+    (
+        "wrong type",
+        {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}]},
+        b"",
+        "takes datatype FP32",
+    ),
+    ("bad shape", {"inputs": [{"name": "x", "shape": [-1, 2], "datatype": "FP32", "data": [1, 2]}]}, b"", "'shape'"),
+    (
+        "count",
+        {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3]}]},
+        b"",
+        "holds 3 values",
+    ),
+    (
+        "ragged",
+        {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [[1, 2], [3]]}]},
+        b"",
+        "rectangular",
+    ),
+    ("text", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": ["1"]}]}, b"", "takes numbers"),
+    ("bools", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [True]}]}, b"", "takes numbers"),
+    ("float ids", {"inputs": [{"name": "i", "shape": [1], "datatype": "INT64", "data": [1.5]}]}, b"", "integers"),
+    ("no data", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32"}]}, b"", "neither 'data'"),
+    ("data not list", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": 1}]}, b"", "must be a"),
+    (
+        "binary size vs shape",
+        {"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]},
+        b"\0" * 4,
+        "needs 8",
+    ),
+    (
+        "binary past the end",
+        {"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]},
+        b"\0" * 4,
+        "runs past the end",
+    ),
+    (
+        "bytes left over",
+        {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]},
+        b"\0" * 6,
+        "2 bytes after the tensors",
+    ),
+    (
+        "negative size",
+        {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": -4}}]},
+        b"",
+        "non-negative integer",
+    ),
+    (
+        "shared memory",
+        {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "parameters": {"shared_memory_region": "r"}}]},
+        b"",
+        "not supported",
+    ),
+]
+
+
+@pytest.mark.parametrize(("header", "binary", "words"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_bad_inputs_are_refused_with_a_message(header: dict, binary: bytes, words: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        decode_inputs(header, memoryview(binary), {**FP32, "i": np.dtype(np.int64)})
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("length", "words"), [("abc", "non-negative integer"), ("-1", "non-negative integer"), ("999", "only 10 bytes")]
+)
+def test_bad_header_length(length: str, words: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        split_body(b'{"a": 1}xy', length)
+    assert words in str(caught.value)
+
+
+def test_header_length_cutting_the_json_is_a_json_error() -> None:
+    with pytest.raises(InvalidInput, match="not valid JSON"):
+        split_body(b'{"inputs": []}', "5")
+
+
+def test_requested_outputs() -> None:
+    names = ["p", "q"]
+    assert requested_outputs({}, names) == [RequestedOutput("p", False), RequestedOutput("q", False)]
+    everything_binary = requested_outputs({"parameters": {"binary_data_output": True}}, names)
+    assert all(o.binary for o in everything_binary)
+    chosen = requested_outputs(
+        {"parameters": {"binary_data_output": True}, "outputs": [{"name": "q", "parameters": {"binary_data": False}}]},
+        names,
+    )
+    assert chosen == [RequestedOutput("q", False)]
+    with pytest.raises(InvalidInput, match="unknown output 'z'"):
+        requested_outputs({"outputs": [{"name": "z"}]}, names)
+    with pytest.raises(InvalidInput, match="classification"):
+        requested_outputs({"outputs": [{"name": "p", "parameters": {"classification": 2}}]}, names)
+    with pytest.raises(InvalidInput, match="true or false"):
+        requested_outputs({"parameters": {"binary_data_output": "yes"}}, names)
+
+
+def test_encode_json_and_binary_outputs() -> None:
+    probabilities = np.array([[0.1, 0.7]], np.float32)
+    hot = np.array([[False, True]])
+    body, length = encode_response(
+        {"model_name": "m"}, [(RequestedOutput("p", False), probabilities), (RequestedOutput("h", False), hot)]
+    )
+    assert length is None
+    document = orjson.loads(body)
+    assert document["outputs"] == [
+        {"name": "p", "datatype": "FP32", "shape": [1, 2], "data": [0.1, 0.7]},
+        {"name": "h", "datatype": "BOOL", "shape": [1, 2], "data": [False, True]},
+    ]
+    assert np.array_equal(np.array(document["outputs"][0]["data"], np.float32), probabilities.ravel())
+
+    body, length = encode_response(
+        {"model_name": "m"}, [(RequestedOutput("p", True), probabilities), (RequestedOutput("h", True), hot)]
+    )
+    header = orjson.loads(body[:length])
+    assert [o["parameters"]["binary_data_size"] for o in header["outputs"]] == [8, 2]
+    assert "data" not in header["outputs"][0]
+    assert np.array_equal(np.frombuffer(body[length : length + 8], np.float32), probabilities.ravel())
+    assert body[length + 8 :] == b"\x00\x01"
