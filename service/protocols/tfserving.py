@@ -173,6 +173,6 @@ def _strip_verb(segment: str) -> str:
 
 
 def _version(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise InvalidInput(f"model version must be a positive integer, got {text!r}")
     return int(text)

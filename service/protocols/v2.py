@@ -24,6 +24,7 @@ from .v2_codec import (
     datatype_of,
     decode_inputs,
     encode_response,
+    request_threshold,
     requested_outputs,
     split_body,
 )
@@ -107,7 +108,7 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {request_id!r}")
-    threshold = (header.get("parameters") or {}).get("threshold")
+    threshold = request_threshold(header)
     result = await state.inference.infer(InferenceRequest(name, arrays, version, threshold, request_id))
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
     if request_id is not None:
@@ -176,7 +177,7 @@ def _status(content: dict[str, Any], key: str = "live") -> Response:
 
 
 def _version(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise InvalidInput(f"model version must be a positive integer, got {text!r}")
     return int(text)
 

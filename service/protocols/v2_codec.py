@@ -55,7 +55,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """The JSON header and the binary tensor bytes after it (empty without Inference-Header-Content-Length)."""
     if header_length is None:
         return parse_json_object(body), memoryview(b"")
-    if not header_length.strip().isdigit():
+    if not _is_decimal(header_length.strip()):
         raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {header_length!r}")
     length = int(header_length)
     if length > len(body):
@@ -157,6 +157,8 @@ def encode_response(
 
 def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:
     name, datatype, shape = tensor["name"], tensor.get("datatype"), tensor.get("shape")
+    if not isinstance(datatype, str):
+        raise InvalidInput(f"input {name!r}: 'datatype' must be a string such as 'FP32', got {datatype!r}")
     if datatype in UNSUPPORTED_DATATYPES:
         raise InvalidInput(f"input {name!r}: datatype {datatype} is not supported; these models take numbers")
     if datatype not in DATATYPES:
@@ -193,7 +195,7 @@ def _from_bytes(name: str, data: memoryview, dtype: np.dtype, shape: tuple[int, 
             f"{datatype_of(dtype)} needs {expected}"
         )
     # Straight from the request bytes: no per-element Python objects on the path for large tensors.
-    return np.frombuffer(data, dtype.newbyteorder("<")).reshape(shape)
+    return _reshape(name, np.frombuffer(data, dtype.newbyteorder("<")), shape)
 
 
 def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -215,4 +217,21 @@ def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...]) ->
         wanted = {"b": "true/false", "f": "numbers", "iu": "integers"}[kind]
         raise InvalidInput(f"input {name!r}: datatype {datatype_of(dtype)} takes {wanted} in 'data'")
     # Keep numpy's own type: the core converts to the model's dtype and checks range and finiteness.
-    return array.reshape(shape)
+    return _reshape(name, array, shape)
+
+
+def _reshape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        return array.reshape(shape)
+    except (ValueError, OverflowError):  # e.g. [0, 10**30]: no elements, but more than numpy can index
+        raise InvalidInput(f"input {name!r}: shape {list(shape)} is not a shape numpy can hold") from None
+
+
+def request_threshold(header: dict[str, Any]) -> object:
+    """The request-level `threshold` parameter (a number or {label: number}); the core validates it."""
+    return _parameters(header, "the request").get("threshold")
+
+
+def _is_decimal(text: str) -> bool:
+    # str.isdigit() accepts characters such as '²' that int() refuses.
+    return text.isascii() and text.isdigit()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.core.errors import InvalidInput
 from service.protocols.v2_codec import (
     RequestedOutput,
     decode_inputs,
     encode_response,
+    request_threshold,
     requested_outputs,
     split_body,
 )
@@ -186,3 +189,49 @@ def test_encode_json_and_binary_outputs() -> None:
     assert "data" not in header["outputs"][0]
     assert np.array_equal(np.frombuffer(body[length : length + 8], np.float32), probabilities.ravel())
     assert body[length + 8 :] == b"\x00\x01"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+)
+TENSORS = st.fixed_dictionaries(
+    {"name": st.sampled_from(["x", "i"]) | JSON_VALUES},
+    optional={
+        "datatype": st.sampled_from(["FP32", "INT64", "BOOL", "BYTES", "FP16"]) | JSON_VALUES,
+        "shape": st.lists(st.integers(min_value=-1, max_value=10**20), max_size=3) | JSON_VALUES,
+        "data": JSON_VALUES,
+        "parameters": st.fixed_dictionaries({}, optional={"binary_data_size": st.integers(-1, 40)}) | JSON_VALUES,
+    },
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    header=st.fixed_dictionaries(
+        {},
+        optional={
+            "inputs": st.lists(TENSORS, max_size=3) | JSON_VALUES,
+            "outputs": st.lists(st.fixed_dictionaries({"name": JSON_VALUES}), max_size=2) | JSON_VALUES,
+            "parameters": JSON_VALUES,
+        },
+    ),
+    binary=st.binary(max_size=40),
+)
+def test_any_header_decodes_or_is_refused_as_invalid_input(header: dict, binary: bytes) -> None:
+    """Whatever a client sends, the codec answers with arrays or InvalidInput (a 400), never another error."""
+    try:
+        arrays = decode_inputs(header, memoryview(binary), {**FP32, "i": np.dtype(np.int64)})
+    except InvalidInput as exc:
+        assert str(exc)
+    else:
+        for tensor in header["inputs"]:
+            assert list(arrays[tensor["name"]].shape) == tensor["shape"]
+    try:
+        outputs = requested_outputs(header, ["probabilities", "logits"])
+        request_threshold(header)
+    except InvalidInput as exc:
+        assert str(exc)
+    else:
+        assert {o.name for o in outputs} <= {"probabilities", "logits"}
