@@ -12,6 +12,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from tests.conftest import DEMO_REPOSITORY
 from tests.onnx_models import linear_model
 from tests.server import RunningServer
 from tests.service.test_native_api import reference
@@ -341,3 +342,19 @@ def test_not_ready_is_not_a_200(half_ready_server: RunningServer) -> None:
     assert tc.is_server_live() and not tc.is_server_ready()
     assert tc.is_model_ready("good") and not tc.is_model_ready("broken")
     tc.close()
+
+
+def test_demo_model_through_tritonclient(triton_client: triton.InferenceServerClient, client: httpx.Client) -> None:
+    """The shipped digits model, binary both ways: the labels the exporter recorded for its examples."""
+    examples = orjson.loads((DEMO_REPOSITORY / "digits" / "examples.json").read_bytes())
+    pixels = np.array(examples["instances"], np.float32)
+    tensor = triton.InferInput("pixels", list(pixels.shape), "FP32")
+    tensor.set_data_from_numpy(pixels, binary_data=True)
+    outputs = [triton.InferRequestedOutput(n, binary_data=True) for n in ("probabilities", "predictions")]
+    result = triton_client.infer("digits", [tensor], outputs=outputs)
+    labels = orjson.loads(triton_client.get_model_metadata("digits")["parameters"]["labels"])
+    predictions = result.as_numpy("predictions")
+    positives = [[label for label, hot in zip(labels, row, strict=True) if hot] for row in predictions]
+    assert positives == examples["labels"]
+    expected_probabilities, _ = native_outputs(client, "digits", examples["instances"])
+    assert np.array_equal(result.as_numpy("probabilities"), expected_probabilities)
