@@ -16,6 +16,7 @@ from ..core.errors import InvalidInput, ModelNotFound
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
 from ..core.types import InferenceRequest, InferenceResult
 from .http import error_responses, json_response, read_json_object, service_state
+from .protocol_schemas import TF_PREDICT_DOC
 
 router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"])
 
@@ -52,13 +53,13 @@ async def model_version_metadata(name: str, version: str, request: Request) -> R
 
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
 # split by hand so that an unknown verb gets a message instead of a bare 404/405.
-@router.post("/{name_and_verb}", responses=RESPONSES)
+@router.post("/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
 async def predict(name_and_verb: str, request: Request) -> Response:
     """`POST /v1/models/{name}:predict` with {"instances": [...]} or {"inputs": ...}."""
     return await _predict(request, _strip_verb(name_and_verb), None)
 
 
-@router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES)
+@router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
 async def predict_version(name: str, version_and_verb: str, request: Request) -> Response:
     """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
     return await _predict(request, name, _version(_strip_verb(version_and_verb)))

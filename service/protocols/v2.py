@@ -18,6 +18,7 @@ from ..core.errors import InvalidInput, ModelNotFound, UnsupportedMediaType
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
 from ..core.types import InferenceRequest, InferenceResult
 from .http import JSON_TYPES, error_responses, json_response, read_body, service_state
+from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
     HEADER_LENGTH,
@@ -83,13 +84,13 @@ async def model_version_metadata(name: str, version: str, request: Request) -> R
 INFER_RESPONSES = error_responses(400, 404, 413, 415, 503)
 
 
-@router.post("/models/{name}/infer", responses=INFER_RESPONSES)
+@router.post("/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
 async def infer(name: str, request: Request) -> Response:
     """Inference with JSON tensors and/or binary tensors after the JSON header (Inference-Header-Content-Length)."""
     return await _infer(request, name, None)
 
 
-@router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES)
+@router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
 async def infer_version(name: str, version: str, request: Request) -> Response:
     """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
     return await _infer(request, name, _version(version))
