@@ -52,7 +52,8 @@ class Batcher:
         if self._queued_rows + rows > self._max_queue_rows:
             raise Overloaded(f"queue is full ({self._queued_rows} rows waiting, MAX_QUEUE_ROWS={self._max_queue_rows})")
         loop = asyncio.get_running_loop()
-        if self._worker is None:
+        if self._worker is None or self._worker.done():
+            # Also after close(): a request that looked this version up just before a hot swap still runs.
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._work())
         pending = _Pending(arrays, rows, loop.create_future())
