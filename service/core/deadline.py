@@ -13,7 +13,7 @@ from contextvars import ContextVar, Token
 
 from .errors import InvalidInput
 
-TIMEOUT_HEADER = "x-request-timeout-ms"
+TIMEOUT_HEADER = "X-Request-Timeout-Ms"
 
 # (arrival time on the monotonic clock, raw header value or None) of the request being handled.
 _arrival: ContextVar[tuple[float, str | None] | None] = ContextVar("request_arrival", default=None)
@@ -49,5 +49,5 @@ def _parse(header: str | None) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise InvalidInput(f"{TIMEOUT_HEADER} must be a positive number of milliseconds, got {header!r}")
+        raise InvalidInput(f"header {TIMEOUT_HEADER} must be a positive number of milliseconds, got {header!r}")
     return value

@@ -104,7 +104,7 @@ class ModelRegistry:
                     await self._load_newest(state, retry_rejected=False)
 
     async def load(self, name: str) -> ModelState:
-        """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if none loads."""
+        """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if the newest fails."""
         check_model_name(name)
         async with self._lock:
             versions = scan_repository(self.settings.model_repository, only=name).get(name)
@@ -116,7 +116,7 @@ class ModelRegistry:
             state.versions = versions
             state.unloaded = False
             await self._load_newest(state, retry_rejected=True)
-            if not state.ready:
+            if state.error:  # the newest version failed; an older one may still serve, the message says which
                 raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
             return state
 

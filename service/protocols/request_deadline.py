@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.deadline import TIMEOUT_HEADER, request_finished, request_started
 
-_HEADER = TIMEOUT_HEADER.encode()
+log = logging.getLogger(__name__)
+
+_HEADER = TIMEOUT_HEADER.lower().encode()  # ASGI header names are lower-case
 
 
 class RequestDeadlineMiddleware:
@@ -71,4 +74,5 @@ class _CancelOnDisconnect:
         message = await self.receive()
         if message["type"] == "http.disconnect" and not self.response_started and self.handler is not None:
             self.client_gone = True
+            log.debug("client hung up before its answer: cancelling %s %s", self.scope["method"], self.scope["path"])
             self.handler.cancel()

@@ -1,0 +1,124 @@
+"""The registry's reload rules on real ONNX Runtime sessions, without a server (one event loop per test)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+
+from service.core.registry import ModelEvent, ModelRegistry
+from service.settings import Settings
+from tests.repository_files import publish_corrupt, publish_linear
+
+ROW = np.zeros((1, 4), np.float32)
+
+
+def registry_for(root: Path) -> tuple[ModelRegistry, list[ModelEvent]]:
+    registry = ModelRegistry(Settings(model_repository=root))
+    events: list[ModelEvent] = []
+    registry.listeners.append(events.append)
+    return registry, events
+
+
+def kinds(events: list[ModelEvent]) -> list[tuple[str, str, int | None]]:
+    return [(e.kind, e.name, e.version) for e in events]
+
+
+def test_rejected_version_is_not_retried_until_its_file_changes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, events = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        publish_corrupt(tmp_path, "m", 2)
+        for _ in range(3):
+            await registry.sync()
+        assert kinds(events) == [("loaded", "m", 1), ("rejected", "m", 2)]
+        state = registry.state("m")
+        assert state.served.model.version == 1 and "version 2" in state.error and "serving version 1" in state.error
+        assert registry.not_ready_reasons() == []
+
+        publish_linear(tmp_path, "m", 2, seed=2)  # the file changes: tried again, and swapped in
+        await registry.sync()
+        assert kinds(events)[2:] == [("loaded", "m", 2), ("unloaded", "m", 1)]
+        assert state.served.model.version == 2 and state.error is None
+        assert events[2].seconds > 0
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_request_that_looked_up_the_old_version_finishes_on_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, _ = registry_for(tmp_path)
+        weights = publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        old = registry.get("m")
+        publish_linear(tmp_path, "m", 2, seed=2)
+        await registry.sync()
+        assert registry.get("m").model.version == 2
+        probabilities, _ = await old.batcher.submit({"features": ROW}, 1)  # its batcher is closed, yet it answers
+        np.testing.assert_allclose(probabilities[0], 1 / (1 + np.exp(-weights["bias"])), atol=1e-6)
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_queued_rows_of_the_old_version_run_before_it_is_released(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, _ = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        old = registry.get("m")
+        queued = [asyncio.create_task(old.batcher.submit({"features": ROW}, 1)) for _ in range(20)]
+        await asyncio.sleep(0)  # they are queued
+        publish_linear(tmp_path, "m", 2, seed=2)
+        await registry.sync()
+        results = await asyncio.gather(*queued)
+        assert len(results) == 20 and all(p.shape == (1, 3) for p, _ in results)
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_rollback_when_the_served_version_folder_is_removed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, _ = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        publish_linear(tmp_path, "m", 2, seed=2)
+        await registry.load_all()
+        assert registry.get("m").model.version == 2
+        (tmp_path / "m" / "2" / "model.onnx").unlink()
+        await registry.sync()
+        assert registry.get("m").model.version == 1
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_explicit_unload_sticks_until_an_explicit_load(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, events = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        await registry.unload("m")
+        await registry.sync()
+        state = registry.state("m")
+        assert not state.ready and state.unloaded and registry.not_ready_reasons() == []
+        await registry.load("m")
+        assert state.ready and kinds(events) == [("loaded", "m", 1), ("unloaded", "m", 1), ("loaded", "m", 1)]
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_broken_listener_does_not_break_loading(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, events = registry_for(tmp_path)
+        registry.listeners.insert(0, lambda event: 1 / 0)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        assert registry.state("m").ready and kinds(events) == [("loaded", "m", 1)]
+        await registry.close()
+
+    asyncio.run(scenario())
