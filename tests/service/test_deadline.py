@@ -93,8 +93,10 @@ def test_rows_past_their_deadline_are_never_run(tmp_path: Path) -> None:
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     root = tmp_path_factory.mktemp("slow-repository")
     publish_linear(root, "slow", 1, seed=1)
-    # Every batch waits 1.5 s for company (it never comes), so any request outlives a 200 ms limit.
-    env = {"MODEL_REPOSITORY": str(root), "MAX_BATCH_DELAY_MS": "1500", "REQUEST_TIMEOUT_MS": "200"}
+    # A batch waits 10 minutes for company (shutdown cuts that short), so no request here is ever run: each
+    # outlives the 200 ms limit. (With a short delay, a request arriving late in a window an earlier one
+    # opened would run at once and could beat its deadline.)
+    env = {"MODEL_REPOSITORY": str(root), "MAX_BATCH_DELAY_MS": "600000", "REQUEST_TIMEOUT_MS": "200"}
     running = RunningServer(env)
     yield running
     running.stop()
@@ -127,4 +129,22 @@ def test_client_that_hangs_up_leaves_the_server_healthy(slow_server: RunningServ
             sock.sendall(request)  # and hang up without reading the answer
     assert httpx.get(slow_server.url + "/health/ready").status_code == 200
     response = httpx.post(slow_server.url + "/models/slow/predict", json={"instances": ROW}, timeout=10)
-    assert response.status_code == 504  # the server still answers (here: the 200 ms limit against a 1.5 s batch)
+    assert response.status_code == 504  # the server still answers, in time
+
+
+def test_close_runs_what_is_queued_without_waiting_out_the_batch_delay() -> None:
+    async def scenario() -> None:
+        runs: list[int] = []
+
+        def run(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            runs.append(arrays["x"].shape[0])
+            return arrays["x"], arrays["x"]
+
+        batcher = Batcher(run, max_batch_size=64, max_delay_ms=600_000, max_queue_rows=1024)
+        queued = asyncio.create_task(batcher.submit({"x": np.ones((3, 2), np.float32)}, 3))
+        await asyncio.sleep(0)  # queued; the worker now waits up to 10 minutes for more rows
+        await asyncio.wait_for(batcher.close(), 30)  # bounded: a failure shows as a timeout, not a hang
+        probabilities, _ = await queued
+        assert probabilities.shape == (3, 2) and runs == [3]
+
+    asyncio.run(scenario())
