@@ -142,7 +142,9 @@ def test_close_runs_what_is_queued_without_waiting_out_the_batch_delay() -> None
 
         batcher = Batcher(run, max_batch_size=64, max_delay_ms=600_000, max_queue_rows=1024)
         queued = asyncio.create_task(batcher.submit({"x": np.ones((3, 2), np.float32)}, 3))
-        await asyncio.sleep(0)  # queued; the worker now waits up to 10 minutes for more rows
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert batcher._delay_over is not None  # queued, and the worker waits up to 10 minutes for more rows
         await asyncio.wait_for(batcher.close(), 30)  # bounded: a failure shows as a timeout, not a hang
         probabilities, _ = await queued
         assert probabilities.shape == (3, 2) and runs == [3]
