@@ -189,6 +189,16 @@ class ModelRegistry:
                 f", replacing version {served.model.version}" if served else "",
             )
             self._notify(ModelEvent("loaded", state.name, version, seconds))
+            if served and (served.model.inputs, served.model.labels) != (model.inputs, model.labels):
+                log.warning(
+                    "model %s version %s changes the interface: inputs %s -> %s, labels %s -> %s",
+                    state.name,
+                    version,
+                    served.model.input_names,
+                    model.input_names,
+                    served.model.labels,
+                    model.labels,
+                )
             await self._release(state.name, served)
             break
         if errors and state.served:

@@ -122,3 +122,30 @@ def test_a_broken_listener_does_not_break_loading(tmp_path: Path) -> None:
         await registry.close()
 
     asyncio.run(scenario())
+
+
+def test_a_version_whose_file_changes_while_loading_is_not_marked_rejected(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, events = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        publish_corrupt(tmp_path, "m", 2)
+        real_load = registry._load_and_warm
+
+        def load_while_the_writer_finishes(name: str, version: int, path: Path):
+            try:
+                return real_load(name, version, path)
+            finally:
+                publish_linear(tmp_path, "m", 2, seed=2)  # the complete file lands during the failed load
+
+        registry._load_and_warm = load_while_the_writer_finishes
+        await registry.sync()
+        state = registry.state("m")
+        assert state.rejected == {} and state.served.model.version == 1
+        assert [e.kind for e in events] == ["loaded"]  # no rejection reported for a file still being written
+        registry._load_and_warm = real_load
+        await registry.sync()
+        assert state.served.model.version == 2 and state.error is None
+        await registry.close()
+
+    asyncio.run(scenario())
