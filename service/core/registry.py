@@ -209,8 +209,13 @@ class ModelRegistry:
         return None if version is None else fingerprint(self.settings.model_path(state.name, version))
 
     def _load_and_warm(self, name: str, version: int, path: Path) -> LoadedModel:
-        model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
-        model.warm_up()
+        try:
+            model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
+            model.warm_up()
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # e.g. ORT failing the warm-up run: still this file's fault, so a rejection
+            raise ModelLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
         return model
 
     def _batcher_for(self, model: LoadedModel) -> Batcher:

@@ -6,10 +6,12 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 from service.core.registry import ModelEvent, ModelRegistry
 from service.settings import Settings
-from tests.repository_files import publish_corrupt, publish_linear
+from tests.repository_files import publish, publish_corrupt, publish_linear
 
 ROW = np.zeros((1, 4), np.float32)
 
@@ -146,6 +148,43 @@ def test_a_version_whose_file_changes_while_loading_is_not_marked_rejected(tmp_p
         registry._load_and_warm = real_load
         await registry.sync()
         assert state.served.model.version == 2 and state.error is None
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def fails_at_run_time(path: Path) -> None:
+    """Loads fine (right outputs and metadata) but every inference fails: 4 features cannot reshape to rows of 3."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["features", "shape"], ["logits"]),
+            helper.make_node("Sigmoid", ["logits"], ["probabilities"]),
+        ],
+        "broken_at_run_time",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 4])],
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3]),
+        ],
+        [numpy_helper.from_array(np.array([-1, 3], np.int64), "shape")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    model.metadata_props.append(onnx.StringStringEntryProto(key="labels", value='["a", "b", "c"]'))
+    onnx.save(model, str(path))
+
+
+def test_a_version_whose_warm_up_run_fails_is_rejected(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, events = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        publish(tmp_path / "m" / "2" / "model.onnx", fails_at_run_time)
+        await registry.sync()
+        await registry.sync()
+        assert [e.kind for e in events] == ["loaded", "rejected"]
+        state = registry.state("m")
+        assert state.served.model.version == 1 and "version 2" in state.error
         await registry.close()
 
     asyncio.run(scenario())
