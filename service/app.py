@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from .core.errors import ServiceError
-from .protocols import native, tfserving, v2
+from .core.watcher import RepositoryWatcher
+from .protocols import native, tfserving, v2, v2_repository
 from .protocols.http import error_response, json_response
+from .protocols.request_deadline import RequestDeadlineMiddleware
 from .settings import Settings, get_settings
 from .state import ServiceState
 
@@ -27,11 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
-        state.registry.loading = True
-        loader = asyncio.create_task(state.registry.load_all())
+        watcher = RepositoryWatcher(state.registry, settings.model_poll_seconds)
+        watcher.start()
         yield
         state.draining = True
-        await loader
+        await watcher.stop()
         await state.registry.close()
 
     app = FastAPI(
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = state
     app.include_router(native.router)
     app.include_router(v2.router)
+    app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
+    app.add_middleware(RequestDeadlineMiddleware)
     _add_error_handlers(app)
     return app
 

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
         0.0, ge=0, description="How long a batch waits for more rows before it runs (0 = only what is queued)."
     )
     max_queue_rows: int = Field(1024, ge=1, description="Rows waiting per model before requests get 503.")
+    model_poll_seconds: float = Field(
+        5.0, ge=0, description="How often the repository is checked for new, changed or removed models (0 = never)."
+    )
+    request_timeout_ms: float = Field(
+        30000.0, ge=0, description="Most time a request may take; the X-Request-Timeout-Ms header can only shorten it."
+    )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
     access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
     log_level: str = Field("info")

@@ -42,6 +42,7 @@ class Batcher:
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
         self._closed = False
+        self._delay_over: asyncio.Future | None = None  # set while the worker waits for more rows
 
     @property
     def queued_rows(self) -> int:
@@ -52,7 +53,8 @@ class Batcher:
         if self._queued_rows + rows > self._max_queue_rows:
             raise Overloaded(f"queue is full ({self._queued_rows} rows waiting, MAX_QUEUE_ROWS={self._max_queue_rows})")
         loop = asyncio.get_running_loop()
-        if self._worker is None:
+        if self._worker is None or self._worker.done():
+            # Also after close(): a request that looked this version up just before a hot swap still runs.
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._work())
         pending = _Pending(arrays, rows, loop.create_future())
@@ -68,6 +70,8 @@ class Batcher:
     async def close(self) -> None:
         """Finish what is queued, then stop the worker."""
         self._closed = True
+        if self._delay_over is not None:
+            _end_delay(self._delay_over)
         if self._worker is not None:
             self._wakeup.set()
             await self._worker
@@ -80,11 +84,22 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if self._max_delay and self._queued_rows < self._max_batch_size:
-                await asyncio.sleep(self._max_delay)
+            if self._max_delay and self._queued_rows < self._max_batch_size and not self._closed:
+                await self._wait_for_company()
             batch = self._take_batch()
             if batch:
                 await self._run_batch(batch)
+
+    async def _wait_for_company(self) -> None:
+        """Sleep MAX_BATCH_DELAY_MS, cut short by close(): shutting down or a hot swap never waits out a delay."""
+        loop = asyncio.get_running_loop()
+        self._delay_over = loop.create_future()
+        timer = loop.call_later(self._max_delay, _end_delay, self._delay_over)
+        try:
+            await self._delay_over
+        finally:
+            timer.cancel()
+            self._delay_over = None
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -119,6 +134,11 @@ class Batcher:
             end = start + pending.rows
             _settle(pending, result=(probabilities[start:end], logits[start:end]))
             start = end
+
+
+def _end_delay(delay_over: asyncio.Future) -> None:
+    if not delay_over.done():
+        delay_over.set_result(None)
 
 
 def _settle(pending: _Pending, result: tuple | None = None, error: Exception | None = None) -> None:

@@ -36,3 +36,15 @@ class PayloadTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     status_code = 415
+
+
+class ModelLoadFailed(ServiceError):
+    """An explicit load found the model but no version of it loads (Triton answers such a load with 400)."""
+
+    status_code = 400
+
+
+class DeadlineExceeded(ServiceError):
+    """The result was not ready within the request's deadline; its queued rows are dropped, not run."""
+
+    status_code = 504

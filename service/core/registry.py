@@ -1,25 +1,31 @@
-"""The model repository: which models exist, which version of each is loaded, and why one is not.
+"""The model repository: which models exist, which version of each is served, and why one is not.
 
 Layout (as Triton's): MODEL_REPOSITORY/NAME/VERSION/model.onnx with numeric versions; the highest
-version that loads is served.
+version that loads and warms up is served. `sync` brings the served set in line with the disk (the
+watcher calls it on every poll); `load` and `unload` are the explicit controls of the repository API.
+All three run under one lock, and ONNX Runtime loads run in a thread, so the event loop keeps serving.
+
+A swap is atomic: `state.served` is replaced in one assignment. A request holds the `ServedModel` it
+looked up, so it finishes on the old version; the old batcher is then closed, which runs what it had
+already queued before it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..settings import Settings
 from .batcher import Batcher
-from .errors import InvalidInput, ModelNotFound, ModelNotReady
+from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, ModelNotReady
 from .model import LoadedModel, ModelLoadError
+from .repository_files import MODEL_NAME, Fingerprint, fingerprint, scan_repository
 
 log = logging.getLogger(__name__)
-
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass
@@ -28,6 +34,7 @@ class ServedModel:
 
     model: LoadedModel
     batcher: Batcher
+    fingerprint: Fingerprint | None = None  # of the file it was loaded from: a rewrite in place reloads it
 
 
 @dataclass
@@ -36,10 +43,27 @@ class ModelState:
     versions: list[int] = field(default_factory=list)  # on disk, ascending
     served: ServedModel | None = None
     error: str | None = None  # why the model is not served (or why the newest version was rejected)
+    unloaded: bool = False  # unloaded through the API: the watcher leaves it alone until an explicit load
+    # Failed versions: their file's fingerprint and why. Retried only when the file changes (or on an explicit load).
+    rejected: dict[int, tuple[Fingerprint, str]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
         return self.served is not None
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """What listeners (metrics, logs) hear: kind is "loaded", "rejected" or "unloaded"."""
+
+    kind: str
+    name: str
+    version: int | None
+    seconds: float = 0.0  # load + warm-up time, for "loaded" and "rejected"
+    error: str | None = None
+
+
+Listener = Callable[[ModelEvent], None]
 
 
 def check_model_name(name: str) -> str:
@@ -49,67 +73,161 @@ def check_model_name(name: str) -> str:
     return name
 
 
-def scan_repository(root: Path) -> dict[str, list[int]]:
-    """Model name -> versions (ascending) that have a model.onnx."""
-    found: dict[str, list[int]] = {}
-    if not root.is_dir():
-        return found
-    for model_dir in sorted(root.iterdir()):
-        if not model_dir.is_dir() or not MODEL_NAME.match(model_dir.name):
-            continue
-        versions = sorted(int(v.name) for v in model_dir.iterdir() if v.name.isdigit() and (v / "model.onnx").is_file())
-        if versions:
-            found[model_dir.name] = versions
-    return found
-
-
 class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.models: dict[str, ModelState] = {}
         self.loading = False
+        self.listeners: list[Listener] = []  # called on the event loop after each load, rejection and unload
+        self._lock = asyncio.Lock()
+
+    # -- changes: startup, the watcher, the repository API ---------------------------------------------
 
     async def load_all(self) -> None:
-        """Scan the repository and load the newest loadable version of every model."""
+        """Startup: load the newest loadable version of every model; readiness waits for this."""
         self.loading = True
         try:
-            for name, versions in scan_repository(self.settings.model_repository).items():
-                state = self.models.setdefault(name, ModelState(name))
-                state.versions = versions
-                await self._load_newest(state)
+            await self.sync()
         finally:
             self.loading = False
 
-    async def _load_newest(self, state: ModelState) -> None:
+    async def sync(self) -> None:
+        """Load what is new or changed on disk, unload what has gone."""
+        async with self._lock:
+            on_disk = scan_repository(self.settings.model_repository)
+            for name in [n for n in self.models if n not in on_disk]:
+                await self._remove(name)
+            for name, versions in on_disk.items():
+                state = self.models.setdefault(name, ModelState(name))
+                state.versions = versions
+                if not state.unloaded:
+                    await self._load_newest(state, retry_rejected=False)
+
+    async def load(self, name: str) -> ModelState:
+        """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if the newest fails."""
+        check_model_name(name)
+        async with self._lock:
+            versions = scan_repository(self.settings.model_repository, only=name).get(name)
+            if not versions:
+                if name in self.models:
+                    await self._remove(name)
+                raise ModelNotFound(f"no model {name!r} in the repository (expected {name}/VERSION/model.onnx)")
+            state = self.models.setdefault(name, ModelState(name))
+            state.versions = versions
+            state.unloaded = False
+            await self._load_newest(state, retry_rejected=True)
+            if state.error:  # the newest version failed; an older one may still serve, the message says which
+                raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
+            return state
+
+    async def unload(self, name: str) -> None:
+        """Stop serving a model; it stays listed as unloaded until an explicit load."""
+        state = self.state(name)
+        async with self._lock:
+            state.unloaded = True
+            state.error = None
+            old, state.served = state.served, None
+            await self._release(state.name, old)
+
+    async def close(self) -> None:
+        async with self._lock:
+            for state in self.models.values():
+                if state.served:
+                    await state.served.batcher.close()
+
+    async def _remove(self, name: str) -> None:
+        state = self.models.pop(name)
+        log.info("model %s is gone from the repository: unloading it", name)
+        await self._release(name, state.served)
+
+    async def _release(self, name: str, served: ServedModel | None) -> None:
+        if served is None:
+            return
+        await served.batcher.close()  # runs what is queued; the session goes with the last reference
+        self._notify(ModelEvent("unloaded", name, served.model.version))
+
+    async def _load_newest(self, state: ModelState, retry_rejected: bool) -> None:
+        served = state.served
+        on_disk = set(state.versions)
+        current = served.model.version if served else None
+        unchanged = served is not None and current in on_disk and self._path_print(state, current) == served.fingerprint
         errors = []
         for version in reversed(state.versions):
-            if state.served and state.served.model.version == version:
-                return
+            if unchanged and version <= current:
+                break  # the served version is the newest that loads: nothing to do
             path = self.settings.model_path(state.name, version)
+            before = fingerprint(path)
+            if before is None:
+                continue
+            rejected = state.rejected.get(version)
+            if rejected and rejected[0] == before and not retry_rejected:
+                errors.append(rejected[1])
+                continue
+            started = time.perf_counter()
             try:
                 model = await asyncio.to_thread(self._load_and_warm, state.name, version, path)
             except ModelLoadError as exc:
-                errors.append(f"version {version}: {exc}")
-                log.error("model %s version %s failed to load: %s", state.name, version, exc)
+                seconds = time.perf_counter() - started
+                if fingerprint(path) != before:
+                    log.info("model %s version %s changed while loading; retried on the next poll", state.name, version)
+                    continue
+                note = f"version {version}: {exc}"
+                state.rejected[version] = (before, note)
+                errors.append(note)
+                log.error("model %s version %s rejected: %s", state.name, version, exc)
+                self._notify(ModelEvent("rejected", state.name, version, seconds, str(exc)))
                 continue
-            state.served = ServedModel(model, self._batcher_for(model))
-            log.info("model %s version %s loaded (%d labels)", state.name, version, len(model.labels))
+            seconds = time.perf_counter() - started
+            state.rejected.pop(version, None)
+            state.served = ServedModel(model, self._batcher_for(model), before)
+            log.info(
+                "model %s version %s loaded in %.2fs (%d labels)%s",
+                state.name,
+                version,
+                seconds,
+                len(model.labels),
+                f", replacing version {served.model.version}" if served else "",
+            )
+            self._notify(ModelEvent("loaded", state.name, version, seconds))
+            if served and (served.model.inputs, served.model.labels) != (model.inputs, model.labels):
+                log.warning(
+                    "model %s version %s changes the interface: inputs %s -> %s, labels %s -> %s",
+                    state.name,
+                    version,
+                    served.model.input_names,
+                    model.input_names,
+                    served.model.labels,
+                    model.labels,
+                )
+            await self._release(state.name, served)
             break
+        if errors and state.served:
+            errors.append(f"serving version {state.served.model.version}")
         state.error = "; ".join(errors) or None
 
+    def _path_print(self, state: ModelState, version: int | None) -> Fingerprint | None:
+        return None if version is None else fingerprint(self.settings.model_path(state.name, version))
+
     def _load_and_warm(self, name: str, version: int, path: Path) -> LoadedModel:
-        model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
-        model.warm_up()
+        try:
+            model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
+            model.warm_up()
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # e.g. ORT failing the warm-up run: still this file's fault, so a rejection
+            raise ModelLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
         return model
 
     def _batcher_for(self, model: LoadedModel) -> Batcher:
         s = self.settings
         return Batcher(model.run, s.max_batch_size, s.max_batch_delay_ms, s.max_queue_rows)
 
-    async def close(self) -> None:
-        for state in self.models.values():
-            if state.served:
-                await state.served.batcher.close()
+    def _notify(self, event: ModelEvent) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken metrics hook must not break loading
+                log.exception("model event listener %r failed", listener)
 
     # -- lookups used by every protocol --------------------------------------------------------------
 
@@ -124,7 +242,8 @@ class ModelRegistry:
     def get(self, name: str, version: int | None = None) -> ServedModel:
         state = self.state(name)
         if state.served is None:
-            raise ModelNotReady(f"model {name!r} is not loaded: {state.error or 'still loading'}")
+            why = "unloaded through the repository API" if state.unloaded else state.error or "still loading"
+            raise ModelNotReady(f"model {name!r} is not loaded: {why}")
         if version is not None and version != state.served.model.version:
             raise ModelNotFound(
                 f"model {name!r} version {version} is not served; served version: {state.served.model.version}"
@@ -142,8 +261,13 @@ class ModelRegistry:
         )
 
     def not_ready_reasons(self) -> list[str]:
+        """Startup loading, an empty repository, or a model on disk that serves no version at all.
+
+        A rejected NEW version does not count: the previous version still serves (the error shows in the
+        model's metadata). A model unloaded through the API does not count either: that was asked for.
+        """
         if self.loading:
             return ["models are loading"]
         if not self.models:
             return [f"no model found in {self.settings.model_repository} (expected NAME/VERSION/model.onnx)"]
-        return [f"{s.name}: {s.error or 'not loaded'}" for s in self.models.values() if not s.ready]
+        return [f"{s.name}: {s.error or 'not loaded'}" for s in self.models.values() if not s.ready and not s.unloaded]

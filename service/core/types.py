@@ -26,6 +26,7 @@ class InferenceRequest:
     model_version: int | None = None
     threshold: ThresholdSpec = None
     request_id: str | None = None
+    timeout_ms: float | None = None  # a protocol's own timeout field; the core applies the smallest limit
 
 
 @dataclass

@@ -135,5 +135,5 @@ async def ready(request: Request) -> Response:
     if reasons:
         return json_response({"status": "not ready", "error": "; ".join(reasons), "reasons": reasons}, 503)
     return json_response(
-        {"status": "ready", "models": {n: s.served.model.version for n, s in state.registry.models.items()}}
+        {"status": "ready", "models": {n: s.served.model.version for n, s in state.registry.models.items() if s.served}}
     )

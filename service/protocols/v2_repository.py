@@ -1,0 +1,92 @@
+"""Triton's model repository extension: POST /v2/repository/index, .../models/{name}/load and .../unload.
+
+Shapes follow Triton's `extension_model_repository.md`: the index is a list of {name, version, state, reason}
+(version a string, state READY or UNAVAILABLE); load and unload take an optional {"parameters": {...}} body and
+answer 200 with an empty object, errors {"error": "..."}. Load and unload are explicit: an unloaded model stays
+unloaded (the watcher leaves it alone) until it is loaded again. The work is the registry's; this only translates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from ..core.errors import InvalidInput
+from ..core.registry import ModelState, check_model_name
+from ..core.repository_files import scan_repository
+from .http import check_json_content_type, error_responses, json_response, parse_json_object, read_body, service_state
+
+router = APIRouter(prefix="/v2/repository", tags=["v2 repository"])
+
+_BODY_LIMIT = 64 * 1024  # these bodies hold a few flags
+_UNLOAD_PARAMETERS = {"unload_dependents"}  # accepted for Triton clients; there are no dependent models here
+
+
+@router.post("/index", responses=error_responses(400, 415))
+async def repository_index(request: Request) -> Response:
+    """Every model in the repository, loaded or not: [{name, version, state, reason}]."""
+    body = await _read_optional_object(request)
+    unknown = set(body) - {"ready"}
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the index request takes 'ready'")
+    ready_only = body.get("ready", False)
+    if not isinstance(ready_only, bool):
+        raise InvalidInput("'ready' must be true or false")
+    registry = service_state(request).registry
+    entries = {name: _index_entry(state) for name, state in registry.models.items()}
+    for name, versions in scan_repository(registry.settings.model_repository).items():
+        # On disk but not picked up yet (the next poll, or an explicit load, will).
+        entries.setdefault(name, {"name": name, "version": str(versions[-1]), "state": "UNAVAILABLE", "reason": ""})
+    listed = [entries[name] for name in sorted(entries)]
+    return json_response([e for e in listed if e["state"] == "READY"] if ready_only else listed)
+
+
+@router.post("/models/{name}/load", responses=error_responses(400, 404, 415))
+async def load_model(name: str, request: Request) -> Response:
+    """Load the newest loadable version now (or reload it), retrying versions rejected before."""
+    check_model_name(name)
+    _check_parameters(await _read_optional_object(request), set())
+    await service_state(request).registry.load(name)
+    return json_response({})
+
+
+@router.post("/models/{name}/unload", responses=error_responses(400, 404, 415))
+async def unload_model(name: str, request: Request) -> Response:
+    """Stop serving the model; requests already running finish. The watcher will not reload it."""
+    check_model_name(name)
+    _check_parameters(await _read_optional_object(request), _UNLOAD_PARAMETERS)
+    await service_state(request).registry.unload(name)
+    return json_response({})
+
+
+def _index_entry(state: ModelState) -> dict[str, Any]:
+    served = state.served
+    version = served.model.version if served else (state.versions[-1] if state.versions else None)
+    reason = "unloaded" if state.unloaded else state.error or ""
+    return {
+        "name": state.name,
+        "version": "" if version is None else str(version),
+        "state": "READY" if served else "UNAVAILABLE",
+        "reason": reason,
+    }
+
+
+async def _read_optional_object(request: Request) -> dict[str, Any]:
+    body = await read_body(request, _BODY_LIMIT)
+    if not body.strip():
+        return {}
+    check_json_content_type(request)
+    return parse_json_object(body)
+
+
+def _check_parameters(body: dict[str, Any], accepted: set[str]) -> None:
+    unknown = set(body) - {"parameters"}
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes 'parameters'")
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InvalidInput("'parameters' must be an object")
+    unsupported = set(parameters) - accepted
+    if unsupported:
+        raise InvalidInput(f"unsupported parameter(s) {sorted(unsupported)}; accepted: {sorted(accepted) or 'none'}")
