@@ -13,6 +13,11 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # also what a UR
 Fingerprint = tuple[int, int]  # (mtime in ns, size in bytes)
 
 
+def is_decimal(text: str) -> bool:
+    """Plain ASCII digits only: str.isdigit() also accepts characters such as '²' that int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def fingerprint(path: Path) -> Fingerprint | None:
     """(mtime, size) of a regular file, None when it is missing."""
     try:
@@ -31,7 +36,9 @@ def scan_repository(root: Path, only: str | None = None) -> dict[str, list[int]]
     for model_dir in model_dirs:
         if not model_dir.is_dir() or not MODEL_NAME.match(model_dir.name):
             continue
-        versions = sorted(int(v.name) for v in model_dir.iterdir() if v.name.isdigit() and (v / "model.onnx").is_file())
+        versions = sorted(
+            int(v.name) for v in model_dir.iterdir() if is_decimal(v.name) and (v / "model.onnx").is_file()
+        )
         if versions:
             found[model_dir.name] = versions
     return found

@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request, Response
 
 from ..core.errors import InvalidInput, Overloaded, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from ..core.repository_files import is_decimal
 from ..state import ServiceState
 
 JSON_TYPES = ("application/json", "")
@@ -20,7 +21,7 @@ def service_state(request: Request) -> ServiceState:
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it passes `limit` bytes: a client cannot make us buffer more."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if is_decimal(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes (MAX_BODY_BYTES)")
     chunks = []
     size = 0
@@ -54,6 +55,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object, got {type(document).__name__}")
     return document
+
+
+def parse_version(text: str) -> int:
+    """A model version from a URL segment (v2 and TF Serving paths carry it as text)."""
+    if not is_decimal(text) or int(text) < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
+    return int(text)
 
 
 def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

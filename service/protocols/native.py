@@ -110,7 +110,7 @@ def model_info(state: ModelState) -> dict[str, Any]:
         "version": model.version if model else None,
         "versions": state.versions,
         "labels": model.labels if model else [],
-        "thresholds": model.thresholds.tolist() if model else [],
+        "thresholds": model.thresholds if model else [],
         "inputs": [
             {"name": s.name, "dtype": s.dtype.name, "shape": [-1 if d is None else d for d in s.shape]}
             for s in (model.inputs if model else [])

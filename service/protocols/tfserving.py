@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput, ModelNotFound
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
 from ..core.types import InferenceRequest, InferenceResult
-from .http import error_responses, json_response, read_json_object, service_state
+from .http import error_responses, json_response, parse_version, read_json_object, service_state
 from .protocol_schemas import TF_PREDICT_DOC
 
 router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"])
@@ -36,7 +36,7 @@ async def model_status(name: str, request: Request) -> Response:
 @router.get("/{name}/versions/{version}", responses=error_responses(400, 404))
 async def model_version_status(name: str, version: str, request: Request) -> Response:
     """State of one version; 404 unless it is the version being served."""
-    return json_response({"model_version_status": [_version_status(request, name, _version(version))]})
+    return json_response({"model_version_status": [_version_status(request, name, parse_version(version))]})
 
 
 @router.get("/{name}/metadata", responses=error_responses(400, 404, 503))
@@ -48,7 +48,7 @@ async def model_metadata(name: str, request: Request) -> Response:
 @router.get("/{name}/versions/{version}/metadata", responses=error_responses(400, 404, 503))
 async def model_version_metadata(name: str, version: str, request: Request) -> Response:
     """Like /v1/models/{name}/metadata, refused unless `version` is the one served."""
-    return json_response(_metadata(service_state(request).registry.get(name, _version(version)).model))
+    return json_response(_metadata(service_state(request).registry.get(name, parse_version(version)).model))
 
 
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
@@ -62,7 +62,7 @@ async def predict(name_and_verb: str, request: Request) -> Response:
 @router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
 async def predict_version(name: str, version_and_verb: str, request: Request) -> Response:
     """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
-    return await _predict(request, name, _version(_strip_verb(version_and_verb)))
+    return await _predict(request, name, parse_version(_strip_verb(version_and_verb)))
 
 
 async def _predict(request: Request, name: str, version: int | None) -> Response:
@@ -171,9 +171,3 @@ def _strip_verb(segment: str) -> str:
     if verb != "predict":
         raise InvalidInput(f"verb ':{verb}' is not supported; this server implements ':predict'")
     return target
-
-
-def _version(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
-    return int(text)

@@ -17,7 +17,7 @@ from .. import health
 from ..core.errors import InvalidInput, ModelNotFound, UnsupportedMediaType
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
 from ..core.types import InferenceRequest, InferenceResult
-from .http import JSON_TYPES, error_responses, json_response, read_body, service_state
+from .http import JSON_TYPES, error_responses, json_response, parse_version, read_body, service_state
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
@@ -66,7 +66,7 @@ async def model_ready(name: str, request: Request) -> Response:
 @router.get("/models/{name}/versions/{version}/ready", responses=error_responses(400, 404, 503))
 async def model_version_ready(name: str, version: str, request: Request) -> Response:
     """200 when this version is the one served, 503 when it is not (yet)."""
-    return _model_ready(request, name, _version(version))
+    return _model_ready(request, name, parse_version(version))
 
 
 @router.get("/models/{name}", responses=error_responses(400, 404, 503))
@@ -78,7 +78,7 @@ async def model_metadata(name: str, request: Request) -> Response:
 @router.get("/models/{name}/versions/{version}", responses=error_responses(400, 404, 503))
 async def model_version_metadata(name: str, version: str, request: Request) -> Response:
     """Like /v2/models/{name}, refused unless `version` is the one served."""
-    return json_response(_model_metadata(request, name, _version(version)))
+    return json_response(_model_metadata(request, name, parse_version(version)))
 
 
 INFER_RESPONSES = error_responses(400, 404, 413, 415, 503)
@@ -93,7 +93,7 @@ async def infer(name: str, request: Request) -> Response:
 @router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
 async def infer_version(name: str, version: str, request: Request) -> Response:
     """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
-    return await _infer(request, name, _version(version))
+    return await _infer(request, name, parse_version(version))
 
 
 async def _infer(request: Request, name: str, version: int | None) -> Response:
@@ -175,12 +175,6 @@ def _model_ready(request: Request, name: str, version: int | None) -> Response:
 def _status(content: dict[str, Any], key: str = "live") -> Response:
     # Kubernetes probes read the status code, not the body.
     return json_response(content, 200 if content[key] else 503)
-
-
-def _version(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
-    return int(text)
 
 
 def _json_text(value: object) -> str:

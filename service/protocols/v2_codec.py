@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput
+from ..core.repository_files import is_decimal
 from .http import parse_json_object
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -55,7 +56,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """The JSON header and the binary tensor bytes after it (empty without Inference-Header-Content-Length)."""
     if header_length is None:
         return parse_json_object(body), memoryview(b"")
-    if not _is_decimal(header_length.strip()):
+    if not is_decimal(header_length.strip()):
         raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {header_length!r}")
     length = int(header_length)
     if length > len(body):
@@ -230,8 +231,3 @@ def _reshape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
 def request_threshold(header: dict[str, Any]) -> object:
     """The request-level `threshold` parameter (a number or {label: number}); the core validates it."""
     return _parameters(header, "the request").get("threshold")
-
-
-def _is_decimal(text: str) -> bool:
-    # str.isdigit() accepts characters such as '²' that int() refuses.
-    return text.isascii() and text.isdigit()
