@@ -1,22 +1,25 @@
 """`python -m service`: serve the model repository with uvicorn, configured from the environment."""
 
-import logging
+import logging.config
 
 import uvicorn
 
+from .logging_config import log_config
 from .settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging_config = log_config(settings.log_format, settings.log_level)
+    logging.config.dictConfig(logging_config)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        access_log=settings.access_log,
+        access_log=False,  # ACCESS_LOG switches service.middleware's line, which has the request id and model
+        log_config=logging_config,
         log_level=settings.log_level,
         loop="uvloop",
         http="httptools",

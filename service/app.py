@@ -11,8 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from . import observability
+from .auth import add_api_keys
 from .core.errors import ServiceError
 from .core.watcher import RepositoryWatcher
+from .middleware import RequestContextMiddleware, add_cors
+from .openapi_doc import document_errors_and_security
 from .protocols import native, tfserving, v2, v2_repository
 from .protocols.http import error_response, json_response
 from .protocols.request_deadline import RequestDeadlineMiddleware
@@ -50,7 +54,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tfserving.router)
     app.add_middleware(RequestDeadlineMiddleware)
     _add_error_handlers(app)
+    _add_hardening(app, state)
     return app
+
+
+def _add_hardening(app: FastAPI, state: ServiceState) -> None:
+    """Metrics, API keys, CORS, request ids and logs. The last middleware added is the outermost."""
+    app.include_router(observability.router)
+    observability.watch(state.registry)
+    keys = state.settings.api_key_list()
+    add_api_keys(app, keys)
+    add_cors(app, state.settings.cors_origin_list())
+    app.add_middleware(RequestContextMiddleware, access_log=state.settings.access_log)
+    document_errors_and_security(app, bool(keys))
 
 
 def _add_error_handlers(app: FastAPI) -> None:

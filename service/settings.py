@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
     access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
     log_level: str = Field("info")
+    log_format: str = Field("json", pattern="^(json|text)$", description="json: one JSON object a line; text: humans.")
+    api_keys: SecretStr = Field(SecretStr(""), description="Comma-separated API keys; empty = no keys needed.")
+    api_keys_file: Path | None = Field(None, description="One API key a line ('#' comments), added to API_KEYS.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS ('*' = any); empty = no CORS.")
+
+    def api_key_list(self) -> list[str]:
+        keys = self.api_keys.get_secret_value().split(",")
+        if self.api_keys_file is not None:
+            keys += self.api_keys_file.read_text().splitlines()
+        return [k.strip() for k in keys if k.strip() and not k.strip().startswith("#")]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def model_path(self, name: str, version: int) -> Path:
         return self.model_repository / name / str(version) / "model.onnx"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -24,16 +26,31 @@ Arrays = dict[str, np.ndarray]
 RunFn = Callable[[Arrays], tuple[np.ndarray, np.ndarray]]
 
 
+class BatchObserver(Protocol):
+    """Told about every ONNX Runtime call (metrics); must be cheap, it runs on the event loop."""
+
+    def batch_done(self, rows: int, waits: list[float], run_seconds: float) -> None: ...
+
+
 @dataclass
 class _Pending:
     arrays: Arrays
     rows: int
     future: asyncio.Future = field(repr=False)
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 class Batcher:
-    def __init__(self, run: RunFn, max_batch_size: int, max_delay_ms: float, max_queue_rows: int) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        max_batch_size: int,
+        max_delay_ms: float,
+        max_queue_rows: int,
+        observer: BatchObserver | None = None,
+    ) -> None:
         self._run = run
+        self._observer = observer
         self._max_batch_size = max_batch_size
         self._max_delay = max_delay_ms / 1000.0
         self._max_queue_rows = max(max_queue_rows, max_batch_size)
@@ -118,6 +135,7 @@ class Batcher:
             arrays = batch[0].arrays
         else:
             arrays = {name: np.concatenate([p.arrays[name] for p in batch]) for name in batch[0].arrays}
+        started = time.perf_counter()
         try:
             probabilities, logits = await asyncio.to_thread(self._run, arrays)
         except Exception:
@@ -129,6 +147,9 @@ class Batcher:
             for pending in batch:
                 await self._run_batch([pending])
             return
+        if self._observer is not None:
+            waits = [started - p.queued_at for p in batch]
+            self._observer.batch_done(probabilities.shape[0], waits, time.perf_counter() - started)
         start = 0
         for pending in batch:
             end = start + pending.rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..observability import note_inference
 from .deadline import request_deadline
 from .errors import DeadlineExceeded
 from .registry import ModelRegistry
@@ -20,9 +21,11 @@ class InferenceService:
         # The request keeps this ServedModel to the end: a hot swap meanwhile does not touch it.
         served = self.registry.get(request.model_name, request.model_version)
         model = served.model
+        note_inference(model.name, model.version)
         thresholds = model.resolve_thresholds(request.threshold)
         arrays = model.to_arrays(request.inputs, self.registry.settings.max_batch_size)
         rows = next(iter(arrays.values())).shape[0]
+        note_inference(model.name, model.version, rows)
         if deadline is None:
             probabilities, logits = await served.batcher.submit(arrays, rows)
         else:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import observability
 from ..settings import Settings
 from .batcher import Batcher
 from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, ModelNotReady
@@ -220,7 +221,8 @@ class ModelRegistry:
 
     def _batcher_for(self, model: LoadedModel) -> Batcher:
         s = self.settings
-        return Batcher(model.run, s.max_batch_size, s.max_batch_delay_ms, s.max_queue_rows)
+        observer = observability.BatchObserver(model.name)
+        return Batcher(model.run, s.max_batch_size, s.max_batch_delay_ms, s.max_queue_rows, observer)
 
     def _notify(self, event: ModelEvent) -> None:
         for listener in self.listeners:
