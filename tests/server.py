@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,13 +34,18 @@ class RunningServer:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Drain the output while the server runs: a full pipe would block the server's logging.
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
         self.wait_until("/health/live" if not wait_ready else "/health/ready")
 
     def wait_until(self, path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.process.stdout.read()}")
+                self._reader.join(5)
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output}")
             try:
                 if httpx.get(self.url + path, timeout=1).status_code == 200:
                     return
@@ -59,8 +65,13 @@ class RunningServer:
                 self.process.wait()
         return self.process.returncode
 
+    def _read_output(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
     @property
     def output(self) -> str:
-        if self.process.poll() is None:
-            return "(still running)"
-        return self.process.stdout.read()
+        """Everything the server printed so far (stdout and stderr)."""
+        if self.process.poll() is not None:
+            self._reader.join(5)
+        return "".join(self.lines)
