@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.onnx_models import linear_model
+from tests.server import RunningServer
+
+KEY_IN_ENV = "env-key-0123456789abcdef"
+KEYS_IN_FILE = ["file-key-one-0123456789", "file-key-two-9876543210"]
+ALLOWED_ORIGIN = "https://app.example.org"
+
+
+@pytest.fixture(scope="session")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """API keys (env and file), CORS for one origin, the access log on; `linear` v3 is broken (a failed load)."""
+    root = tmp_path_factory.mktemp("guarded")
+    linear_model(root / "repository" / "linear" / "1" / "model.onnx", seed=1)
+    linear_model(root / "repository" / "linear" / "2" / "model.onnx", seed=2)
+    (root / "repository" / "linear" / "3").mkdir()
+    (root / "repository" / "linear" / "3" / "model.onnx").write_bytes(b"not an onnx model")
+    keys_file = root / "keys.txt"
+    keys_file.write_text(f"# keys for the tests\n{KEYS_IN_FILE[0]}\n\n  {KEYS_IN_FILE[1]}  \n")
+    running = RunningServer(
+        {
+            "MODEL_REPOSITORY": str(root / "repository"),
+            "API_KEYS": f"{KEY_IN_ENV}, ",
+            "API_KEYS_FILE": str(keys_file),
+            "CORS_ORIGINS": ALLOWED_ORIGIN,
+            "ACCESS_LOG": "true",
+            "MAX_BODY_BYTES": "65536",
+        }
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def key_header() -> dict[str, str]:
+    return {"authorization": f"Bearer {KEY_IN_ENV}"}
