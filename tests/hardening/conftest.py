@@ -14,7 +14,8 @@ ALLOWED_ORIGIN = "https://app.example.org"
 
 @pytest.fixture(scope="session")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """API keys (env and file), CORS for one origin, the access log on; `linear` v3 is broken (a failed load)."""
+    """API keys (env and file), CORS for one origin, the access log on, a 16 MB body limit; `linear` v3 is
+    broken (a failed load)."""
     root = tmp_path_factory.mktemp("guarded")
     linear_model(root / "repository" / "linear" / "1" / "model.onnx", seed=1)
     linear_model(root / "repository" / "linear" / "2" / "model.onnx", seed=2)
@@ -29,7 +30,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
             "API_KEYS_FILE": str(keys_file),
             "CORS_ORIGINS": ALLOWED_ORIGIN,
             "ACCESS_LOG": "true",
-            "MAX_BODY_BYTES": "65536",
+            "MAX_BODY_BYTES": str(16 * 1024 * 1024),
         }
     )
     yield running

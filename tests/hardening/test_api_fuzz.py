@@ -26,7 +26,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES_PER_OPERATION = 30
 
 
-def fuzz(url: str, headers: dict[str, str] | None = None) -> list[str]:
+def fuzz(url: str, headers: dict[str, str] | None = None, examples: int = EXAMPLES_PER_OPERATION) -> list[str]:
     """Fuzz every operation; the failures, one message per operation that failed."""
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     failures = []
@@ -39,7 +39,7 @@ def fuzz(url: str, headers: dict[str, str] | None = None) -> list[str]:
 
         @given(case=cases)
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples,
             derandomize=True,  # the same examples on every run
             deadline=None,
             database=None,
@@ -58,4 +58,10 @@ def fuzz(url: str, headers: dict[str, str] | None = None) -> list[str]:
 
 def test_every_operation_answers_as_documented(server: RunningServer) -> None:
     failures = fuzz(server.url)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_with_api_keys_every_refusal_is_documented(guarded: RunningServer) -> None:
+    """No key sent: protected operations answer the documented 401, open ones their usual answers."""
+    failures = fuzz(guarded.url, examples=10)
     assert not failures, "\n\n".join(failures)
