@@ -130,6 +130,16 @@ REGISTRY.register(REGISTRY_COLLECTOR)
 
 def watch(registry: ModelRegistry) -> None:
     REGISTRY_COLLECTOR.registry = registry
+    listeners = getattr(registry, "listeners", None)
+    if listeners is not None and _on_model_event not in listeners:
+        # A registry that announces loads (hot reload) is counted through that, not through direct calls.
+        listeners.append(_on_model_event)
+
+
+def _on_model_event(event: object) -> None:
+    kind = getattr(event, "kind", "")
+    if kind in ("loaded", "rejected"):
+        model_load(event.name, ok=kind == "loaded")
 
 
 def protocol_of(path: str) -> str:
