@@ -158,9 +158,8 @@ def observe_request(record: RequestRecord, protocol: str, status: int, seconds: 
 router = APIRouter()
 
 
-@router.get(
-    "/metrics", tags=["observability"], response_class=Response, responses={200: {"content": {"text/plain": {}}}}
-)
+# Not in the OpenAPI document: an operations endpoint for Prometheus, not part of the client API.
+@router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     """Prometheus metrics of this worker process (text exposition format)."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

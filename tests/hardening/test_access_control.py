@@ -33,8 +33,9 @@ def test_every_protected_operation_needs_a_key(guarded: RunningServer) -> None:
             open_ = document["paths"][template][method.lower()].get("security") == []
             anonymous = client.request(method, path, json={})
             wrong = client.request(method, path, json={}, headers={"authorization": "Bearer not-a-key"})
-            good = client.request(method, path, json={}, headers={"authorization": f"Bearer {KEYS_IN_FILE[1]}"})
-            assert good.status_code != 401, (method, path)
+            if method == "GET":  # not POST: a valid key on /v2/repository/.../unload would unload the model
+                good = client.get(path, headers={"authorization": f"Bearer {KEYS_IN_FILE[1]}"})
+                assert good.status_code != 401, (method, path)
             if open_:
                 assert anonymous.status_code != 401, (method, path)
                 continue
