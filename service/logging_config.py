@@ -45,7 +45,12 @@ class TextFormatter(logging.Formatter):
         text = super().format(record)
         fields = getattr(record, "fields", None)
         if fields:
-            text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None and k != "request_id")
+            # Strings quoted and escaped: a path or message with a newline cannot forge a log line.
+            text += " " + " ".join(
+                f"{k}={orjson.dumps(v).decode() if isinstance(v, str) else v}"
+                for k, v in fields.items()
+                if v is not None and k != "request_id"
+            )
         request_id = getattr(record, "request_id", None)
         return f"{text} [{request_id}]" if request_id else text
 

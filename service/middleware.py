@@ -5,9 +5,9 @@ and refusal of compressed request bodies. Pure ASGI (not BaseHTTPMiddleware) to 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 from starlette.middleware.cors import CORSMiddleware
@@ -33,7 +33,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             given = REQUEST_ID_UNSAFE.sub("", value.decode("latin-1"))[:REQUEST_ID_MAX]
             if given:
                 return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4, at a fraction of its cost
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
@@ -93,7 +93,7 @@ class RequestContextMiddleware:
 
     def _finish(self, scope: Scope, record: RequestRecord, status: int, error_body: bytes) -> None:
         path = scope["path"]
-        if path.startswith(QUIET_PREFIXES) and status < 500:
+        if path.startswith(QUIET_PREFIXES):
             return
         seconds = time.perf_counter() - record.started
         protocol = protocol_of(path)

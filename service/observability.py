@@ -150,9 +150,19 @@ def protocol_of(path: str) -> str:
     return "native"
 
 
+# Labelled children by (model, protocol, status): `labels()` costs more than the increment itself. Bounded:
+# models are names the registry resolved, protocols and statuses are few.
+_request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(record: RequestRecord, protocol: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(record.model, protocol, str(status)).inc()
-    REQUEST_SECONDS.labels(record.model, protocol).observe(seconds)
+    key = (record.model, protocol, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = REQUESTS.labels(record.model, protocol, str(status)), REQUEST_SECONDS.labels(record.model, protocol)
+        _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 router = APIRouter()

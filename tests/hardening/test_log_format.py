@@ -28,10 +28,10 @@ def test_json_line_merges_fields_and_request_id() -> None:
 
 
 def test_text_line_for_humans() -> None:
-    made = record(status=404, model=None)
+    made = record(status=404, model=None, path="/models/x\nFAKE LINE")
     made.request_id = "rid-2"
     text = TextFormatter("%(levelname)s %(name)s: %(message)s").format(made)
-    assert text == "WARNING service.access: request failed status=404 [rid-2]"
+    assert text == 'WARNING service.access: request failed status=404 path="/models/x\\nFAKE LINE" [rid-2]'
 
 
 def test_config_routes_uvicorn_through_the_same_handler() -> None:
