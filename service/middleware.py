@@ -88,8 +88,8 @@ class RequestContextMiddleware:
             record.error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            current_request.reset(token)
             self._finish(scope, record, status, bytes(error_body))
+            current_request.reset(token)
 
     def _finish(self, scope: Scope, record: RequestRecord, status: int, error_body: bytes) -> None:
         path = scope["path"]
