@@ -99,7 +99,7 @@ class BatchObserver:
 
 
 def model_load(model: str, ok: bool) -> None:
-    """Called by the registry after each attempt to load a model version."""
+    """One attempt to load a model version (from the registry's "loaded" / "rejected" events)."""
     MODEL_LOADS.labels(model, "success" if ok else "failure").inc()
 
 
@@ -132,7 +132,7 @@ def watch(registry: ModelRegistry) -> None:
     REGISTRY_COLLECTOR.registry = registry
     listeners = getattr(registry, "listeners", None)
     if listeners is not None and _on_model_event not in listeners:
-        # A registry that announces loads (hot reload) is counted through that, not through direct calls.
+        # Load outcomes come from the registry's events: the registry itself needs no metrics code.
         listeners.append(_on_model_event)
 
 
