@@ -4,6 +4,10 @@ Why freeze first: `tf2onnx.convert.from_function` turns constants captured by th
 (e.g. an adapted Normalization layer's mean/variance) into extra graph inputs; freezing with
 convert_variables_to_constants_v2 inlines them. Going through a tf.function also avoids
 `from_keras`, which fails on every keras.Sequential (KeyError 'keras_tensor_N', tf2onnx #2448).
+
+Why freeze without lowering control flow: lowered (TF1 Enter/Switch/Merge) loops leave Keras 3 RNNs
+with a TensorListReserve tf2onnx cannot convert; kept as functional While ops, tf2onnx rewrites an LSTM
+into an ONNX LSTM node and a GRU into an ONNX Loop (as its own from_function does).
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def freeze_keras(model: Any, inputs: Sequence[InputSpec]) -> FrozenGraph:
 
     @tf.function(input_signature=signature)
     def forward(*tensors: Any) -> Any:
-        return model(list(tensors), training=False)
+        # One input goes in bare: a subclassed model's call() takes the tensor, not a list of one.
+        return model(tensors[0] if len(tensors) == 1 else list(tensors), training=False)
 
     return _freeze(forward.get_concrete_function(), inputs)
 
@@ -61,7 +66,7 @@ def _freeze(function: Any, inputs: Sequence[InputSpec]) -> FrozenGraph:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    frozen = convert_variables_to_constants_v2(function)
+    frozen = convert_variables_to_constants_v2(function, lower_control_flow=False, aggressive_inlining=True)
     placeholders = [t for t in frozen.inputs if t.dtype != tf.resource]
     by_op_name = {t.op.name: t.name for t in placeholders}
     if all(spec.name in by_op_name for spec in inputs):

@@ -81,7 +81,12 @@ def export_model(
         raise ExportError(f"output {output} is a directory; give the .onnx file path")
 
     loaded = load_source(source)
-    if loaded.kind == "keras":
+    if loaded.subclassed:
+        frozen = convert.freeze_keras(loaded.keras_model, loaded.inputs)
+        decision = head.decide_subclassed_head(
+            loaded.keras_model, frozen.output_op_type, loaded.loss, accept_sigmoid_output
+        )
+    elif loaded.kind == "keras":
         decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
         frozen = convert.freeze_keras(decision.graph_model, loaded.inputs)
         decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)

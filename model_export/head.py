@@ -32,6 +32,16 @@ def double_sigmoid_message(where: str) -> str:
     )
 
 
+def contradictory_loss_message(what: str, loss: LossInfo) -> str:
+    return (
+        f"{what} (it outputs logits) but the saved loss is {loss.description}, "
+        "which expects probabilities. These contradict each other: either the model was trained on "
+        "probabilities it does not output (the head lost its sigmoid), or the head is wrong. Fix the "
+        "model: a linear head trained with BinaryCrossentropy(from_logits=True) is what this "
+        "exporter expects."
+    )
+
+
 @dataclass
 class HeadDecision:
     kind: str  # one of the HEAD_* values stored in the `head` metadata key
@@ -57,13 +67,7 @@ def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = 
         raise ExportError(SOFTMAX_MESSAGE)
     if activation in ("linear", None):
         if loss.from_logits is False:
-            raise ExportError(
-                f"the last layer is linear (it outputs logits) but the saved loss is {loss.description}, "
-                "which expects probabilities. These contradict each other: either the model was trained on "
-                "probabilities it does not output (the head lost its sigmoid), or the head is wrong. Fix the "
-                "model: a linear head trained with BinaryCrossentropy(from_logits=True) is what this "
-                "exporter expects."
-            )
+            raise ExportError(contradictory_loss_message("the last layer is linear", loss))
         return HeadDecision(
             HEAD_APPENDED_SIGMOID,
             True,
@@ -124,6 +128,20 @@ def decide_graph_head(op_type: str, accept_sigmoid_output: bool) -> HeadDecision
         HEAD_APPENDED_SIGMOID, True, f"output op is {op_type} (no activation): appended an ONNX Sigmoid"
     )
     return check_graph_output_op(linear, op_type, accept_sigmoid_output)
+
+
+def decide_subclassed_head(model: Any, op_type: str, loss: LossInfo, accept_sigmoid_output: bool) -> HeadDecision:
+    """A subclassed model's layers say nothing about its head: judge the traced graph's last op."""
+    linear = HeadDecision(
+        HEAD_APPENDED_SIGMOID,
+        True,
+        f"subclassed model whose output op is {op_type} (no activation): appended an ONNX Sigmoid",
+        graph_model=model,
+    )
+    decision = check_graph_output_op(linear, op_type, accept_sigmoid_output)
+    if decision.logits_exact and loss.from_logits is False:
+        raise ExportError(contradictory_loss_message(f"the subclassed model's output op is {op_type}", loss))
+    return decision
 
 
 def _output_layer(model: Any) -> Any:

@@ -45,6 +45,7 @@ class LoadedSource:
     keras_model: Any = None  # keras.Model when kind == "keras"
     signature: Any = None  # ConcreteFunction (serving_default) when kind == "saved_model"
     signature_output_key: str | None = None
+    subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
 
     def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's own output (what it returns today, before any exporter change)."""
@@ -61,7 +62,7 @@ def call_keras(model: Any, flat_inputs: list[np.ndarray]) -> np.ndarray:
     with warnings.catch_warnings():
         # Keras warns when a list meets a single-Input model; the values are routed correctly.
         warnings.filterwarnings("ignore", message="The structure of `inputs`", category=UserWarning)
-        return np.asarray(model(flat_inputs, training=False))
+        return np.asarray(model(flat_inputs[0] if len(flat_inputs) == 1 else flat_inputs, training=False))
 
 
 def load_source(path: str | Path) -> LoadedSource:
@@ -87,17 +88,15 @@ def _load_keras(path: Path) -> LoadedSource:
         # on custom losses/metrics that have nothing to do with inference.
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types here; the message is what matters
-        raise ExportError(f"Keras could not load {path.name}: {exc}") from exc
+        hint = _H5_HINT if suffix_is_h5(path) else ""
+        raise ExportError(f"Keras could not load {path.name}: {str(exc).rstrip('. ')}{hint}") from exc
     try:
         model_inputs = list(model.inputs)
         model_outputs = list(model.outputs)
     except (AttributeError, ValueError):
         model_inputs, model_outputs = [], []
     if not model_inputs or not model_outputs:
-        raise ExportError(
-            f"{path.name} holds a subclassed Keras model, whose layers cannot be inspected for the head. "
-            "Export it as a SavedModel (model.export('dir')) and pass that directory instead."
-        )
+        return _subclassed_source(path, model, loss)
     if len(model_outputs) != 1:
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
@@ -105,6 +104,34 @@ def _load_keras(path: Path) -> LoadedSource:
     _refuse_text_vectorization(model)
     inputs = [_keras_input_spec(t) for t in model_inputs]
     return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model)
+
+
+_H5_HINT = (
+    ". Keras 3 cannot reload every model from the legacy .h5 format (e.g. keras.applications backbones, "
+    "MultiHeadAttention, subclassed models); save it with model.save('model.keras') or export a SavedModel "
+    "with model.export('dir') and pass that instead."
+)
+
+
+def suffix_is_h5(path: Path) -> bool:
+    return path.suffix.lower() in (".h5", ".hdf5")
+
+
+def _subclassed_source(path: Path, model: Any, loss: LossInfo) -> LoadedSource:
+    """A subclassed model has no symbolic inputs; its saved build shape says what it takes."""
+    import inspect
+
+    shape = (model.get_build_config() or {}).get("input_shape") if hasattr(model, "get_build_config") else None
+    if not shape or not all(isinstance(d, int | None) for d in shape):
+        raise ExportError(
+            f"{path.name} holds a subclassed Keras model saved without one input shape (build it by calling it "
+            "on a batch before saving), so its input cannot be traced. Export it as a SavedModel "
+            "(model.export('dir')) and pass that directory instead."
+        )
+    parameters = [p for p in inspect.signature(model.call).parameters if p not in ("self", "training", "mask")]
+    name = parameters[0] if parameters else "inputs"
+    spec = InputSpec(name=name, shape=(None, *shape[1:]), dtype="float32")
+    return LoadedSource(path=path, kind="keras", inputs=[spec], loss=loss, keras_model=model, subclassed=True)
 
 
 def _refuse_text_vectorization(model: Any) -> None:
