@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint demo-model clean
+.PHONY: run test test-fast lint demo-model clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(VENV)/.dev-installed
 
 test: lint
 	$(PY) -m pytest
+
+# Everything but the tests marked slow (keras.applications backbones through the exporter).
+test-fast: lint
+	$(PY) -m pytest -m "not slow"
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx

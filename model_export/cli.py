@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from model_export.commands import run_calibrate, run_inspect, run_verify
 from model_export.errors import ExportError
 from model_export.head import ACCEPT_FLAG
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
@@ -54,13 +55,19 @@ def run_export(argv: Sequence[str]) -> int:
         sample_data=args.sample_data,
         default_threshold=parse_threshold(args.threshold),
         accept_sigmoid_output=args.accept_sigmoid_output,
+        show_progress=True,
     )
     print(report.format())
     return 0
 
 
-# Subcommand name → handler. `verify`, `inspect`, `calibrate` will be added here.
-SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"export": run_export}
+# Subcommand name → handler.
+SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "export": run_export,
+    "calibrate": run_calibrate,
+    "verify": run_verify,
+    "inspect": run_inspect,
+}
 DEFAULT_SUBCOMMAND = "export"
 
 

@@ -1,6 +1,7 @@
 """Train and export the demo model: multi-label facts about scikit-learn's 8x8 handwritten digits.
 
     python -m model_export.demo_digits [--output models/digits/1/model.onnx]
+    python -m model_export.demo_digits --write-validation val.npz   # held-out split, for calibrate
 
 Labels are not mutually exclusive (8 is even, closed-loop and not prime), which is what a
 sigmoid head is for. Clients send raw pixel rows (0..16); the scaling lives inside the model.
@@ -34,6 +35,25 @@ def digit_labels(digits: np.ndarray) -> np.ndarray:
     return np.array([[int(d) in _LABEL_DIGITS[label] for label in LABELS] for d in digits], dtype="float32")
 
 
+def split_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x_train, x_held_out, digits_train, digits_held_out: the split the demo model was trained on."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    return train_test_split(
+        digits.data.astype("float32"), digits.target, test_size=0.25, random_state=SEED, stratify=digits.target
+    )
+
+
+def write_validation(path: Path) -> int:
+    """The held-out rows as calibrate takes them: `pixels` plus multi-hot `y`. Returns the row count."""
+    _, x_held_out, _, d_held_out = split_digits()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, pixels=x_held_out, y=digit_labels(d_held_out).astype("uint8"))
+    return len(x_held_out)
+
+
 def build_model():  # -> keras.Model
     import keras
 
@@ -55,25 +75,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="models/digits/1/model.onnx", type=Path)
     parser.add_argument("--examples", type=Path, help="default: examples.json beside the version folder")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--write-validation", type=Path, help="only write the held-out split (.npz) and exit")
     args = parser.parse_args(argv)
+    if args.write_validation:
+        rows = write_validation(args.write_validation)
+        print(f"wrote {args.write_validation} ({rows} held-out rows: pixels, y)")
+        return 0
     examples_path = args.examples or args.output.parent.parent / "examples.json"
 
     import keras
     import tensorflow as tf
-    from sklearn.datasets import load_digits
     from sklearn.metrics import precision_recall_fscore_support
-    from sklearn.model_selection import train_test_split
 
     from model_export import export_model, read_metadata
     from model_export.verify import sigmoid
 
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
-    digits = load_digits()
-    x = digits.data.astype("float32")
-    x_train, x_test, d_train, d_test = train_test_split(
-        x, digits.target, test_size=0.25, random_state=SEED, stratify=digits.target
-    )
+    x_train, x_test, d_train, d_test = split_digits()
     model = build_model()
     model.fit(x_train, digit_labels(d_train), epochs=args.epochs, batch_size=32, verbose=0, shuffle=True)
 
@@ -93,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     predicted = probabilities >= thresholds
     truth = digit_labels(d_test).astype(bool)
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, zero_division=0)
-    print(f"\nheld-out split: {len(x_test)} of {len(x)} rows (stratified, seed {SEED})")
+    print(f"\nheld-out split: {len(x_test)} of {len(x_train) + len(x_test)} rows (stratified, seed {SEED})")
     print(f"{'label':<14}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
     for i, label in enumerate(LABELS):
         print(f"{label:<14}{precision[i]:>10.3f}{recall[i]:>8.3f}{f1[i]:>8.3f}{support[i]:>9d}")

@@ -15,8 +15,10 @@ from model_export.errors import ExportError
 from model_export.files import sha256_of_source, write_atomically
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
 from model_export.load import LoadedSource, call_keras, load_source
+from model_export.progress import progress_bar
 
 DEFAULT_OPSET = 17
+_STEPS = 4  # progress steps besides one per parity batch: load, trace, convert, check
 _DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
 
 
@@ -68,6 +70,7 @@ def export_model(
     tolerance: float | None = None,
     batch_sizes: Sequence[int] = (1, 7),
     seed: int = 0,
+    show_progress: bool = False,
 ) -> ExportReport:
     """Export `source` to `output` (ONNX), or raise ExportError and write nothing."""
     from model_export import convert, head, onnx_edit, verify
@@ -80,44 +83,50 @@ def export_model(
     if output.exists() and output.is_dir():
         raise ExportError(f"output {output} is a directory; give the .onnx file path")
 
-    loaded = load_source(source)
-    if loaded.subclassed:
-        frozen = convert.freeze_keras(loaded.keras_model, loaded.inputs)
-        decision = head.decide_subclassed_head(
-            loaded.keras_model, frozen.output_op_type, loaded.loss, accept_sigmoid_output
+    with progress_bar(f"exporting {Path(source).name}", _STEPS + len(batch_sizes), show_progress) as advance:
+        loaded = load_source(source)
+        advance(description="tracing the model")
+        if loaded.subclassed:
+            frozen = convert.freeze_keras(loaded.keras_model, loaded.inputs)
+            decision = head.decide_subclassed_head(
+                loaded.keras_model, frozen.output_op_type, loaded.loss, accept_sigmoid_output
+            )
+        elif loaded.kind == "keras":
+            decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
+            frozen = convert.freeze_keras(decision.graph_model, loaded.inputs)
+            decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)
+        else:
+            frozen = convert.freeze_signature(loaded.signature, loaded.inputs)
+            decision = head.decide_graph_head(frozen.output_op_type, accept_sigmoid_output)
+        validate_labels(labels, frozen.output_width)
+
+        advance(description="converting with tf2onnx")
+        model = convert.graph_to_onnx(frozen, opset)
+        advance(description="checking the ONNX graph")
+        input_names = [spec.name for spec in loaded.inputs]
+        renames = dict(zip(frozen.input_tensor_names, input_names, strict=True))
+        onnx_edit.rewrite_erfc(model.graph)
+        onnx_edit.check_known_ops(model)
+        onnx_edit.finish_graph(model, renames, frozen.output_tensor_name, decision.logits_exact, len(labels))
+        onnx_edit.check_graph_inputs(model, input_names)
+
+        provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
+        props = build_metadata_props(labels, threshold_values, provenance)
+        doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
+        apply_metadata(model, props, doc, __version__)
+        model.graph.name = output.parent.parent.name or "model"
+        verify.check_onnx_model(model)
+
+        advance(description="checking parity with ONNX Runtime")
+        batches = _sample_batches(loaded, sample_data, batch_sizes, seed)
+        parity = verify.verify_parity(
+            model,
+            batches,
+            _reference_for(loaded, decision),
+            verify.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
+            n_labels=len(labels),
+            on_batch=advance,
         )
-    elif loaded.kind == "keras":
-        decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
-        frozen = convert.freeze_keras(decision.graph_model, loaded.inputs)
-        decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)
-    else:
-        frozen = convert.freeze_signature(loaded.signature, loaded.inputs)
-        decision = head.decide_graph_head(frozen.output_op_type, accept_sigmoid_output)
-    validate_labels(labels, frozen.output_width)
-
-    model = convert.graph_to_onnx(frozen, opset)
-    input_names = [spec.name for spec in loaded.inputs]
-    renames = dict(zip(frozen.input_tensor_names, input_names, strict=True))
-    onnx_edit.rewrite_erfc(model.graph)
-    onnx_edit.check_known_ops(model)
-    onnx_edit.finish_graph(model, renames, frozen.output_tensor_name, decision.logits_exact, len(labels))
-    onnx_edit.check_graph_inputs(model, input_names)
-
-    provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
-    props = build_metadata_props(labels, threshold_values, provenance)
-    doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
-    apply_metadata(model, props, doc, __version__)
-    model.graph.name = output.parent.parent.name or "model"
-    verify.check_onnx_model(model)
-
-    batches = _sample_batches(loaded, sample_data, batch_sizes, seed)
-    parity = verify.verify_parity(
-        model,
-        batches,
-        _reference_for(loaded, decision),
-        verify.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
-        n_labels=len(labels),
-    )
     write_atomically(output, model.SerializeToString())
     return ExportReport(
         output_path=output,

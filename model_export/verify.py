@@ -85,6 +85,7 @@ def verify_parity(
     reference: Callable[[dict[str, np.ndarray]], Reference],
     tolerance: float = PROBABILITY_TOLERANCE,
     n_labels: int | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> VerificationReport:
     import onnxruntime as ort
 
@@ -124,6 +125,8 @@ def verify_parity(
             )
         if not np.allclose(probabilities, sigmoid(logits), atol=tolerance):
             raise ExportError("the ONNX 'probabilities' output is not sigmoid('logits'). Nothing was written.")
+        if on_batch is not None:
+            on_batch()
     return VerificationReport(
         batch_sizes=[_batch_size(b) for b in batches],
         max_abs_error_probabilities=err_p,

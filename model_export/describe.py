@@ -1,0 +1,62 @@
+"""describe_model(): what an exported model takes, returns and records (onnx only, no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from model_export.metadata import read_metadata
+
+_TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
+_LISTED_KEYS = ("labels", "thresholds", "calibration")
+
+
+def describe_model(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    metadata = read_metadata(path)  # ExportError for files that are not exporter-made
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {init.name for init in model.graph.initializer}
+    calibration = metadata.props.get("calibration")
+    return {
+        "path": str(path),
+        "inputs": [_tensor(v) for v in model.graph.input if v.name not in initializers],
+        "outputs": [_tensor(v) for v in model.graph.output],
+        "labels": metadata.labels,
+        "thresholds": metadata.thresholds,
+        "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "provenance": {k: v for k, v in sorted(metadata.props.items()) if k not in _LISTED_KEYS},
+        "calibration": json.loads(calibration) if calibration else None,
+    }
+
+
+def _tensor(value: onnx.ValueInfoProto) -> dict[str, Any]:
+    tensor = value.type.tensor_type
+    shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in tensor.shape.dim]
+    return {"name": value.name, "dtype": _TYPE_NAMES.get(tensor.elem_type, str(tensor.elem_type)), "shape": shape}
+
+
+def format_description(info: dict[str, Any]) -> str:
+    def tensors(items: list[dict[str, Any]]) -> list[str]:
+        return [f"  {t['name']:<16} {t['dtype']:<8} [{', '.join(str(d) for d in t['shape'])}]" for t in items]
+
+    width = max(len(label) for label in info["labels"])
+    lines = [f"model       {info['path']}", "inputs", *tensors(info["inputs"]), "outputs", *tensors(info["outputs"])]
+    lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
+    lines += [f"  {label:<{width}}  {t:g}" for label, t in zip(info["labels"], info["thresholds"], strict=True)]
+    lines.append(f"opset       {info['opset']}   producer {info['producer']}")
+    lines.append("provenance")
+    lines += [f"  {key:<20} {value}" for key, value in info["provenance"].items()]
+    calibration = info["calibration"]
+    if calibration:
+        lines.append(
+            f"calibration {calibration.get('method')} on {calibration.get('data_file')} "
+            f"({calibration.get('rows')} rows, sha256 {str(calibration.get('data_sha256'))[:12]}...) "
+            f"at {calibration.get('date')}"
+        )
+    else:
+        lines.append("calibration none (thresholds as given at export)")
+    return "\n".join(lines)

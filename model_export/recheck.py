@@ -1,0 +1,93 @@
+"""verify_exported(): re-run the parity check of an exported ONNX model against its Keras source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from model_export.errors import ExportError
+from model_export.files import sha256_of_source
+from model_export.metadata import HEAD_SIGMOID_ACCEPTED, read_metadata
+from model_export.progress import progress_bar
+from model_export.verify import DEFAULT_BATCH_SIZES, PROBABILITY_TOLERANCE, VerificationReport
+
+
+@dataclass
+class VerifyOutcome:
+    model: Path
+    source: Path
+    passed: bool
+    report: VerificationReport | None
+    failure: str | None
+    source_matches_metadata: bool | None  # None: the model records no source fingerprint
+
+    def format(self) -> str:
+        lines = [f"model     {self.model}", f"source    {self.source}"]
+        if self.source_matches_metadata is not None:
+            same = "matches" if self.source_matches_metadata else "DIFFERS from"
+            lines.append(f"sha256    source {same} the one recorded at export")
+        if self.report is not None:
+            r = self.report
+            lines.append(
+                f"parity    batches {r.batch_sizes}: max abs error probabilities "
+                f"{r.max_abs_error_probabilities:.2e} (bound {r.tolerance:g}), logits {r.max_abs_error_logits:.2e}"
+            )
+            if r.max_abs_error_model_output is not None:
+                lines.append(f"          vs the model's own sigmoid output {r.max_abs_error_model_output:.2e}")
+        if self.failure:
+            lines.append(f"FAIL      {self.failure}")
+        else:
+            lines.append("PASS")
+        return "\n".join(lines)
+
+
+def verify_exported(
+    model: str | Path,
+    source: str | Path,
+    sample_data: str | Path | None = None,
+    *,
+    tolerance: float = PROBABILITY_TOLERANCE,
+    batch_sizes: Sequence[int] = (*DEFAULT_BATCH_SIZES, 64),
+    seed: int = 0,
+    show_progress: bool = False,
+) -> VerifyOutcome:
+    """Parity of `model` (ONNX) with `source` (Keras/SavedModel). Raises ExportError when it cannot check."""
+    from model_export import head
+    from model_export.export import _reference_for, _sample_batches
+    from model_export.load import load_source
+    from model_export.verify import verify_parity
+
+    model, source = Path(model), Path(source)
+    if not model.is_file():
+        raise ExportError(f"model {model} does not exist")
+    metadata = read_metadata(model)
+    recorded = metadata.props.get("source_sha256")
+    with progress_bar("verifying", 3 + len(batch_sizes), show_progress) as advance:
+        loaded = load_source(source)
+        advance(description="loaded the source")
+        accepted = metadata.props.get("head") == HEAD_SIGMOID_ACCEPTED
+        if loaded.kind == "keras" and not loaded.subclassed:
+            if accepted:
+                decision = head.accepted_sigmoid_decision(loaded.keras_model)
+            else:
+                decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output=False)
+        else:  # the exported model's metadata says what its source returns
+            decision = head.HeadDecision(metadata.props.get("head", head.HEAD_APPENDED_SIGMOID), not accepted, "")
+            decision.graph_model = loaded.keras_model
+        batches = _sample_batches(loaded, sample_data, batch_sizes, seed)
+        proto = onnx.load(str(model))
+        advance(description="checking parity")
+        outcome = VerifyOutcome(model, source, True, None, None, None)
+        if recorded:
+            outcome.source_matches_metadata = recorded == sha256_of_source(loaded.path)
+        try:
+            outcome.report = verify_parity(
+                proto, batches, _reference_for(loaded, decision), tolerance, n_labels=len(metadata.labels)
+            )
+        except ExportError as exc:
+            outcome.passed, outcome.failure = False, str(exc).replace(" Nothing was written.", "")
+        advance(len(batch_sizes) + 1)
+    return outcome
