@@ -51,7 +51,10 @@ def apply_metadata(model: onnx.ModelProto, props: dict[str, str], doc_string: st
 
 def read_metadata(onnx_path: str | Path) -> ModelMetadata:
     """Labels, thresholds and all metadata props of an exported model."""
-    model = onnx.load(str(onnx_path), load_external_data=False)
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, OSError, ...: the file is not an ONNX model
+        raise ExportError(f"cannot read {onnx_path} as an ONNX model: {type(exc).__name__}: {exc}") from exc
     props = {p.key: p.value for p in model.metadata_props}
     try:
         labels = json.loads(props["labels"])

@@ -71,10 +71,13 @@ def test_raw_string_input_refused(tmp_path):
     vectorizer.adapt(np.array(["a b c", "b c d"]))
     inputs = keras.Input((1,), dtype="string", name="text")
     pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(20, 3)(vectorizer(inputs)))
-    path = tmp_path / "text.keras"
-    keras.Model(inputs, keras.layers.Dense(2)(pooled)).save(path)
-    message = _refused(None, tmp_path, path, ["a", "b"])
-    assert "raw strings" in message and "token-id" in message
+    model = keras.Model(inputs, keras.layers.Dense(2)(pooled))
+    model.save(tmp_path / "text.keras")
+    model.export(str(tmp_path / "text_savedmodel"), verbose=False)
+    for path in (tmp_path / "text.keras", tmp_path / "text_savedmodel"):
+        message = _refused(None, tmp_path, path, ["a", "b"])
+        assert "raw strings" in message and "token-id" in message
+        assert "keras.Model(token_ids_input, outputs)" in message
 
 
 def test_missing_source_refused(tmp_path):
