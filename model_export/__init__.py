@@ -10,11 +10,23 @@ from model_export.errors import ExportError
 
 __version__ = "0.1.0"
 
-__all__ = ["ExportError", "ExportReport", "__version__", "export_model", "read_metadata"]
+__all__ = [
+    "ExportError",
+    "ExportReport",
+    "__version__",
+    "calibrate_model",
+    "describe_model",
+    "export_model",
+    "read_metadata",
+    "verify_exported",
+]
 
 if TYPE_CHECKING:
+    from model_export.calibrate import calibrate_model
+    from model_export.describe import describe_model
     from model_export.export import ExportReport, export_model
     from model_export.metadata import read_metadata
+    from model_export.recheck import verify_exported
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +39,16 @@ def __getattr__(name: str) -> Any:
         from model_export.metadata import read_metadata
 
         return read_metadata
+    if name == "calibrate_model":  # ONNX Runtime only: no TensorFlow
+        from model_export.calibrate import calibrate_model
+
+        return calibrate_model
+    if name == "describe_model":
+        from model_export.describe import describe_model
+
+        return describe_model
+    if name == "verify_exported":
+        from model_export.recheck import verify_exported
+
+        return verify_exported
     raise AttributeError(f"module 'model_export' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from model_export.files import sha256_of_source, write_atomically
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
 from model_export.load import LoadedSource, call_keras, load_source
 from model_export.progress import progress_bar
+from model_export.verify import DEFAULT_BATCH_SIZES
 
 DEFAULT_OPSET = 17
 _STEPS = 4  # progress steps besides one per parity batch: load, trace, convert, check
@@ -68,7 +69,7 @@ def export_model(
     default_threshold: float = DEFAULT_THRESHOLD,
     accept_sigmoid_output: bool = False,
     tolerance: float | None = None,
-    batch_sizes: Sequence[int] = (1, 7),
+    batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seed: int = 0,
     show_progress: bool = False,
 ) -> ExportReport:

@@ -50,7 +50,7 @@ def verify_exported(
     sample_data: str | Path | None = None,
     *,
     tolerance: float = PROBABILITY_TOLERANCE,
-    batch_sizes: Sequence[int] = (*DEFAULT_BATCH_SIZES, 64),
+    batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seed: int = 0,
     show_progress: bool = False,
 ) -> VerifyOutcome:

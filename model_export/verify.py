@@ -15,7 +15,7 @@ from model_export.load import InputSpec
 PROBABILITY_TOLERANCE = 1e-5
 # Logits are unbounded, so their bound scales with their magnitude.
 LOGIT_RELATIVE_TOLERANCE = 1e-4
-DEFAULT_BATCH_SIZES = (1, 7)
+DEFAULT_BATCH_SIZES = (1, 7, 64)  # 64: batched kernels, not only the one-row path
 _FREE_DIM_SIZE = 12  # for non-batch dimensions the model leaves open (e.g. sequence length)
 # Inexact logits (log(p) - log(1-p)) are compared only where p is not saturated in float32.
 _INEXACT_LOGIT_RANGE = (1e-3, 1 - 1e-3)
