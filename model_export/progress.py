@@ -1,7 +1,7 @@
 """Progress bars (rich, on stderr) for the steps that take more than a moment.
 
 On a terminal they animate and vanish when done (transient); off a terminal (pipes, CI logs,
-tests) rich draws nothing, so command output stays clean.
+tests) nothing is drawn, so command output stays clean.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ Advance = Callable[..., None]
 @contextmanager
 def progress_bar(description: str, total: float | None, enabled: bool = True) -> Iterator[Advance]:
     """Yields advance(steps=1, description=None)."""
-    if not enabled:
-        yield lambda steps=1, description=None: None
-        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:  # rich would still emit a stray newline into a pipe
+        yield lambda steps=1, description=None: None
+        return
 
     columns = (
         SpinnerColumn(),
@@ -28,7 +30,7 @@ def progress_bar(description: str, total: float | None, enabled: bool = True) ->
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
 
         def advance(steps: float = 1, description: str | None = None) -> None:
