@@ -27,8 +27,12 @@ from model_export.progress import progress_bar
 
 TARGET_KEY = "y"
 _CHUNK_ROWS = 512
-_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int32)": np.int32}
-_ORT_DTYPES["tensor(int64)"] = np.int64
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+}
 
 
 @dataclass

@@ -149,7 +149,17 @@ def _backbone_model(application: Callable, name: str) -> keras.Model:
     keras.utils.set_random_seed(20)
     image = keras.Input((32, 32, 3), name="image")
     backbone = application(input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg")
-    return _logits_model(image, keras.layers.Dense(3)(backbone(image)), name)
+    head = keras.layers.Dense(3)
+    model = _logits_model(image, head(backbone(image)), name)
+    # Untrained backbones pool to features of ~1e-10, so every probability would be 0.5 and parity
+    # would prove nothing. Scale the head so the logits are O(1) and carry the backbone's differences.
+    sample = np.random.default_rng(2).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+    features = np.asarray(backbone(sample, training=False))
+    centred = features - features.mean(axis=0)
+    kernel = np.random.default_rng(3).normal(size=head.kernel.shape) / (centred.std() * np.sqrt(features.shape[1]))
+    bias = -(features.mean(axis=0) @ kernel)
+    head.set_weights([kernel.astype("float32"), bias.astype("float32")])
+    return model
 
 
 def mobilenet_v3_small() -> keras.Model:

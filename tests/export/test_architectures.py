@@ -25,7 +25,7 @@ from tests.export import architectures  # noqa: E402  (needs keras)
 BATCHES = (1, 7, 64)
 # Keras 3 cannot reload these from legacy .h5 (it fails inside keras.models.load_model); .keras and
 # SavedModel cover them. The exporter's message for such a file is tested below.
-NO_H5 = {"subclassed", "transformer_block", "mobilenet_v3_small", "efficientnet_b0"}
+NO_H5 = {"subclassed", "transformer_block", "mobilenet_v3_small"}
 SLOW = {"mobilenet_v3_small", "efficientnet_b0"}
 
 
