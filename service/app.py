@@ -15,6 +15,7 @@ from . import observability
 from .auth import add_api_keys
 from .core.errors import ServiceError
 from .core.watcher import RepositoryWatcher
+from .docs import add_docs
 from .middleware import RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
 from .protocols import native, tfserving, v2, v2_repository
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Per-label probabilities and multi-hot predictions from Keras multi-label models "
         "exported to ONNX (logits + appended Sigmoid), served with ONNX Runtime.",
         lifespan=lifespan,
+        docs_url=None,  # service/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.service = state
     app.include_router(native.router)
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
     app.add_middleware(RequestDeadlineMiddleware)
+    add_docs(app)
     _add_error_handlers(app)
     _add_hardening(app, state)
     return app

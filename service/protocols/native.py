@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from .. import health
 from ..core.errors import InvalidInput
 from ..core.model import LoadedModel
 from ..core.registry import ModelState
 from ..core.types import InferenceRequest, InferenceResult
+from .examples import DEMO_MODEL, DEMO_VERSION
 from .http import error_responses, json_response, read_json_object, service_state
-from .native_schema import ModelInfo, PredictRequest, PredictResponse
+from .native_schema import (
+    MODEL_INFO_EXAMPLE,
+    PREDICT_REQUEST_EXAMPLES,
+    PREDICT_RESPONSE_EXAMPLE,
+    READY_EXAMPLE,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+)
 
 router = APIRouter()
 
@@ -21,12 +30,18 @@ PREDICT_DOC = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+                "schema": PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "examples": PREDICT_REQUEST_EXAMPLES,
             }
         },
     }
 }
-PREDICT_RESPONSES = {200: {"model": PredictResponse}, **error_responses(400, 404, 413, 415, 503)}
+PREDICT_RESPONSES = {
+    200: {"model": PredictResponse, "content": {"application/json": {"example": PREDICT_RESPONSE_EXAMPLE}}},
+    **error_responses(400, 404, 413, 415, 503),
+}
+ModelName = Path(description="A model in the repository.", openapi_examples={"demo": {"value": DEMO_MODEL}})
+ModelVersion = Path(description="A version number.", openapi_examples={"demo": {"value": DEMO_VERSION}})
 
 
 @router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
@@ -36,7 +51,7 @@ async def predict_default(request: Request) -> Response:
 
 
 @router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
-async def predict(name: str, request: Request) -> Response:
+async def predict(request: Request, name: str = ModelName) -> Response:
     """Per-label probabilities and thresholded multi-hot predictions for a batch of instances."""
     return await _predict(request, name, None)
 
@@ -44,7 +59,7 @@ async def predict(name: str, request: Request) -> Response:
 @router.post(
     "/models/{name}/versions/{version}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES
 )
-async def predict_version(name: str, version: int, request: Request) -> Response:
+async def predict_version(request: Request, name: str = ModelName, version: int = ModelVersion) -> Response:
     """Like /models/{name}/predict, refused unless `version` is the one served."""
     return await _predict(request, name, version)
 
@@ -90,14 +105,24 @@ def encode_result(result: InferenceResult) -> dict[str, Any]:
     }
 
 
-@router.get("/models", tags=["native"], response_model=list[ModelInfo])
+@router.get(
+    "/models",
+    tags=["native"],
+    response_model=list[ModelInfo],
+    responses={200: {"content": {"application/json": {"example": [MODEL_INFO_EXAMPLE]}}}},
+)
 async def list_models(request: Request) -> Response:
     """Every model in the repository, served or not."""
     return json_response([model_info(s) for s in service_state(request).registry.models.values()])
 
 
-@router.get("/models/{name}", tags=["native"], response_model=ModelInfo, responses=error_responses(400, 404))
-async def get_model(name: str, request: Request) -> Response:
+@router.get(
+    "/models/{name}",
+    tags=["native"],
+    response_model=ModelInfo,
+    responses={200: {"content": {"application/json": {"example": MODEL_INFO_EXAMPLE}}}, **error_responses(400, 404)},
+)
+async def get_model(request: Request, name: str = ModelName) -> Response:
     """Labels, thresholds, inputs, versions and export provenance of one model."""
     return json_response(model_info(service_state(request).registry.state(name)))
 
@@ -121,13 +146,19 @@ def model_info(state: ModelState) -> dict[str, Any]:
     }
 
 
-@router.get("/health/live", tags=["health"])
+@router.get(
+    "/health/live", tags=["health"], responses={200: {"content": {"application/json": {"example": {"status": "live"}}}}}
+)
 async def live() -> Response:
     """200 while the process answers. Never depends on a model."""
     return json_response({"status": "live"})
 
 
-@router.get("/health/ready", tags=["health"], responses=error_responses(503))
+@router.get(
+    "/health/ready",
+    tags=["health"],
+    responses={200: {"content": {"application/json": {"example": READY_EXAMPLE}}}, **error_responses(503)},
+)
 async def ready(request: Request) -> Response:
     """200 when every model is loaded and warmed up; 503 with the reasons otherwise."""
     state = service_state(request)

@@ -4,6 +4,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .examples import (
+    DEMO_INPUT,
+    DEMO_LABELS,
+    DEMO_MODEL,
+    DEMO_THRESHOLDS,
+    DEMO_VERSION,
+    DIGIT_0,
+    DIGIT_3,
+    DIGIT_3_PROBABILITIES,
+    multi_hot,
+    openapi_examples,
+    positive_labels,
+)
+
 Row = list[Any]
 
 
@@ -48,3 +62,39 @@ class ModelInfo(BaseModel):
     outputs: list[str]
     provenance: dict[str, str] = Field(description="Export metadata: source, versions, export time.")
     error: str | None = Field(None, description="Why the model (or its newest version) is not served.")
+
+
+PREDICT_REQUEST_EXAMPLES = openapi_examples(
+    one_digit=("One 8x8 digit image (64 pixels, 0..16): a 3", {"instances": [DIGIT_3]}),
+    two_digits=("A batch of two digits (a 3 and a 0)", {"instances": [DIGIT_3, DIGIT_0]}),
+    threshold=("A 3 with one threshold for every label", {"instances": [DIGIT_3], "threshold": 0.9}),
+    per_label_threshold=(
+        "A 3 with a threshold for one label (the others keep the model's own)",
+        {"instances": [DIGIT_3], "threshold": {"prime": 0.99}},
+    ),
+)
+PREDICT_RESPONSE_EXAMPLE = {
+    "model_name": DEMO_MODEL,
+    "model_version": DEMO_VERSION,
+    "labels": DEMO_LABELS,
+    "predictions": [
+        {
+            "probabilities": DIGIT_3_PROBABILITIES,
+            "multi_hot": multi_hot(DIGIT_3_PROBABILITIES),
+            "labels": positive_labels(DIGIT_3_PROBABILITIES),
+        }
+    ],
+}
+MODEL_INFO_EXAMPLE = {
+    "name": DEMO_MODEL,
+    "ready": True,
+    "version": DEMO_VERSION,
+    "versions": [DEMO_VERSION],
+    "labels": DEMO_LABELS,
+    "thresholds": DEMO_THRESHOLDS,
+    "inputs": [{"name": DEMO_INPUT, "dtype": "float32", "shape": [-1, 64]}],
+    "outputs": ["probabilities", "logits"],
+    "provenance": {"source": "digits.keras", "head": "appended_sigmoid"},
+    "error": None,
+}
+READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}}

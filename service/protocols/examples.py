@@ -1,0 +1,55 @@
+"""Example payloads for the OpenAPI docs, shaped for the demo model `digits` so "Try it out" works in one click.
+
+The rows are real 8x8 images from scikit-learn's digits data set (`load_digits()`, pixel values 0..16), the data
+the demo model is trained on. Every protocol module takes its examples from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEMO_MODEL = "digits"
+DEMO_VERSION = 1
+DEMO_INPUT = "pixels"
+DEMO_LABELS = ["even", "prime", "at_least_5", "closed_loop", "multiple_of_3"]
+DEMO_THRESHOLDS = [0.5, 0.5, 0.5, 0.5, 0.5]
+
+# load_digits().data[3]: a handwritten 3 (odd, prime, below 5, open loops, a multiple of 3).
+DIGIT_3 = [
+    0.0, 0.0, 7.0, 15.0, 13.0, 1.0, 0.0, 0.0,
+    0.0, 8.0, 13.0, 6.0, 15.0, 4.0, 0.0, 0.0,
+    0.0, 2.0, 1.0, 13.0, 13.0, 0.0, 0.0, 0.0,
+    0.0, 0.0, 2.0, 15.0, 11.0, 1.0, 0.0, 0.0,
+    0.0, 0.0, 0.0, 1.0, 12.0, 12.0, 1.0, 0.0,
+    0.0, 0.0, 0.0, 0.0, 1.0, 10.0, 8.0, 0.0,
+    0.0, 0.0, 8.0, 4.0, 5.0, 14.0, 9.0, 0.0,
+    0.0, 0.0, 7.0, 13.0, 13.0, 9.0, 0.0, 0.0,
+]  # fmt: skip
+# load_digits().data[0]: a handwritten 0 (even, not prime, below 5, a closed loop, a multiple of 3).
+DIGIT_0 = [
+    0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0,
+    0.0, 0.0, 13.0, 15.0, 10.0, 15.0, 5.0, 0.0,
+    0.0, 3.0, 15.0, 2.0, 0.0, 11.0, 8.0, 0.0,
+    0.0, 4.0, 12.0, 0.0, 0.0, 8.0, 8.0, 0.0,
+    0.0, 5.0, 8.0, 0.0, 0.0, 9.0, 8.0, 0.0,
+    0.0, 4.0, 11.0, 0.0, 1.0, 12.0, 7.0, 0.0,
+    0.0, 2.0, 14.0, 5.0, 10.0, 12.0, 0.0, 0.0,
+    0.0, 0.0, 6.0, 13.0, 10.0, 0.0, 0.0, 0.0,
+]  # fmt: skip
+
+# What the demo model answers for the rows above (rounded), for the response examples.
+DIGIT_3_PROBABILITIES = [0.0213, 0.9712, 0.0355, 0.0127, 0.9841]
+DIGIT_0_PROBABILITIES = [0.9905, 0.0081, 0.0272, 0.9934, 0.9768]
+
+
+def openapi_examples(**examples: tuple[str, Any]) -> dict[str, dict[str, Any]]:
+    """OpenAPI `examples` map, {key: (summary, value)} -> {key: {summary, value}}; Swagger UI preselects the first."""
+    return {key: {"summary": summary, "value": value} for key, (summary, value) in examples.items()}
+
+
+def multi_hot(probabilities: list[float]) -> list[int]:
+    return [int(p >= t) for p, t in zip(probabilities, DEMO_THRESHOLDS, strict=True)]
+
+
+def positive_labels(probabilities: list[float]) -> list[str]:
+    return [label for label, hot in zip(DEMO_LABELS, multi_hot(probabilities), strict=True) if hot]
