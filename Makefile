@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model clean
+.PHONY: run test test-fast lint demo-model clean browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,21 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
-test-fast: lint
+test-fast: lint browser
 	$(PY) -m pytest -m "not slow"
+
+# The docs browser test drives Debian's Chromium (Playwright downloads no browser here). Installed when missing and
+# we are root (CI); otherwise install it yourself or point CHROMIUM at a Chromium binary.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+	@test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx

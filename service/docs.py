@@ -35,6 +35,16 @@ SWAGGER_UI_PARAMETERS = {
 }
 
 
+# The pages may load from this origin only, so a browser never tries the network for them. This matters for
+# ReDoc 2.5, whose side menu has a hard-coded logo <img> on cdn.redoc.ly: refused here, ReDoc hides it (onError).
+# Inline script/style: Swagger UI's start-up script and ReDoc's styled-components; blob: workers: ReDoc's search.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
+)
+
+
 def is_docs_path(path: str) -> bool:
     """True for the documentation pages, the OpenAPI document and their assets."""
     return path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)
@@ -47,14 +57,16 @@ def add_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=root + (app.openapi_url or OPENAPI_URL),
-            title=f"{app.title} - API docs",
-            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-            swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-            swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})},
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url=root + (app.openapi_url or OPENAPI_URL),
+                title=f"{app.title} - API docs",
+                oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+                swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
+                swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})},
+            )
         )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
@@ -64,10 +76,17 @@ def add_docs(app: FastAPI) -> None:
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=root + (app.openapi_url or OPENAPI_URL),
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{STATIC_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-            with_google_fonts=False,
+        return _local_only(
+            get_redoc_html(
+                openapi_url=root + (app.openapi_url or OPENAPI_URL),
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{STATIC_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
+                with_google_fonts=False,
+            )
         )
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return page
