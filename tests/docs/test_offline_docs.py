@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ ABSOLUTE_URL = re.compile(r"(?:https?:)?//[\w.-]+")
 
 
 @pytest.fixture
-def docs_client(docs_server: RunningServer) -> httpx.Client:
+def docs_client(docs_server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=docs_server.url, timeout=10) as http:
         yield http
 
