@@ -37,9 +37,21 @@ DIGIT_0 = [
     0.0, 0.0, 6.0, 13.0, 10.0, 0.0, 0.0, 0.0,
 ]  # fmt: skip
 
-# What the demo model answers for the rows above (rounded), for the response examples.
-DIGIT_3_PROBABILITIES = [0.0213, 0.9712, 0.0355, 0.0127, 0.9841]
-DIGIT_0_PROBABILITIES = [0.9905, 0.0081, 0.0272, 0.9934, 0.9768]
+# What the demo model (models/digits/1) answers for the rows above, rounded, for the response examples.
+DIGIT_3_PROBABILITIES = [1.01e-06, 0.9999996, 3.0e-07, 1.4e-06, 0.9999975]
+DIGIT_0_PROBABILITIES = [1.0, 0.0, 1.5e-07, 1.0, 0.9999996]
+DEMO_PROVENANCE = {
+    "head": "appended_sigmoid",
+    "head_detail": "last layer 'logits' is linear: appended an ONNX Sigmoid",
+    "logits_exact": "true",
+    "source_file": "digits.keras",
+    "source_format": "keras",
+    "keras_version": "3.15.1",
+    "tf2onnx_version": "1.17.0",
+    "opset": "17",
+    "exported_at": "2026-11-27T03:45:58Z",
+    "exporter_version": "0.1.0",
+}
 
 
 def openapi_examples(**examples: tuple[str, Any]) -> dict[str, dict[str, Any]]:

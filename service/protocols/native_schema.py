@@ -8,6 +8,7 @@ from .examples import (
     DEMO_INPUT,
     DEMO_LABELS,
     DEMO_MODEL,
+    DEMO_PROVENANCE,
     DEMO_THRESHOLDS,
     DEMO_VERSION,
     DIGIT_0,
@@ -94,7 +95,7 @@ MODEL_INFO_EXAMPLE = {
     "thresholds": DEMO_THRESHOLDS,
     "inputs": [{"name": DEMO_INPUT, "dtype": "float32", "shape": [-1, 64]}],
     "outputs": ["probabilities", "logits"],
-    "provenance": {"source": "digits.keras", "head": "appended_sigmoid"},
+    "provenance": DEMO_PROVENANCE,
     "error": None,
 }
 READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}}

@@ -7,9 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import numpy as np
+import onnxruntime as ort
 import pytest
 
 from service.docs import is_docs_path
+from service.protocols.examples import DEMO_INPUT, DIGIT_0, DIGIT_0_PROBABILITIES, DIGIT_3, DIGIT_3_PROBABILITIES
+from tests.docs.conftest import DEMO_MODEL_FILE
 from tests.docs.openapi_walk import asset_urls, missing_examples, operations
 from tests.server import RunningServer
 
@@ -86,9 +90,16 @@ def test_every_request_example_runs_as_written(docs_client: httpx.Client, openap
     assert ran >= 10
 
 
-def test_predict_example_is_a_real_digit_row(openapi: dict[str, Any]) -> None:
+def test_examples_are_real_digits_and_the_demo_model_answers(openapi: dict[str, Any]) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    assert digits.data[3].tolist() == DIGIT_3 and digits.target[3] == 3
+    assert digits.data[0].tolist() == DIGIT_0 and digits.target[0] == 0
     predict = next(op for op in operations(openapi) if op.path == "/predict")
-    row = predict.request_examples()[0]["instances"][0]
-    assert len(row) == 64
-    assert all(float(v).is_integer() and 0 <= v <= 16 for v in row)
-    assert sum(row) > 100  # strokes, not a blank image
+    assert predict.request_examples()[0] == {"instances": [DIGIT_3]}
+    session = ort.InferenceSession(str(DEMO_MODEL_FILE))
+    (probabilities,) = session.run(["probabilities"], {DEMO_INPUT: np.array([DIGIT_3, DIGIT_0], np.float32)})
+    np.testing.assert_allclose(probabilities, [DIGIT_3_PROBABILITIES, DIGIT_0_PROBABILITIES], atol=1e-6)
+    shown = predict.success_example()["predictions"][0]["probabilities"]
+    assert shown == DIGIT_3_PROBABILITIES
