@@ -39,6 +39,8 @@ def test_docs_page_loads_only_assets_served_here(docs_client: httpx.Client, page
     response = docs_client.get(page)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+    # The browser itself refuses anything not from this origin (ReDoc's side menu names a CDN logo).
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     html = response.text
     assert ABSOLUTE_URL.findall(html) == [], "the page names an outside host: it would not render offline"
     urls = asset_urls(html)
