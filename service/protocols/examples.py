@@ -40,6 +40,7 @@ DIGIT_0 = [
 # What the demo model (models/digits/1) answers for the rows above, rounded, for the response examples.
 DIGIT_3_PROBABILITIES = [1.01e-06, 0.9999996, 3.0e-07, 1.4e-06, 0.9999975]
 DIGIT_0_PROBABILITIES = [1.0, 0.0, 1.5e-07, 1.0, 0.9999996]
+DIGIT_3_LOGITS = [-13.782, 14.654, -14.93, -13.492, 12.879]
 DEMO_PROVENANCE = {
     "head": "appended_sigmoid",
     "head_detail": "last layer 'logits' is linear: appended an ONNX Sigmoid",
@@ -65,3 +66,42 @@ def multi_hot(probabilities: list[float]) -> list[int]:
 
 def positive_labels(probabilities: list[float]) -> list[str]:
     return [label for label, hot in zip(DEMO_LABELS, multi_hot(probabilities), strict=True) if hot]
+
+
+def _v2_pixels(*rows: list[float]) -> dict[str, Any]:
+    return {"name": DEMO_INPUT, "shape": [len(rows), 64], "datatype": "FP32", "data": [v for row in rows for v in row]}
+
+
+# Open Inference Protocol v2 (/v2/models/{name}/infer).
+V2_INFER_REQUEST_EXAMPLES = openapi_examples(
+    one_digit=("One 8x8 digit image (a 3) as an FP32 tensor [1, 64]", {"inputs": [_v2_pixels(DIGIT_3)]}),
+    two_digits=("Two digits (a 3 and a 0): a [2, 64] tensor", {"inputs": [_v2_pixels(DIGIT_3, DIGIT_0)]}),
+    probabilities_only=(
+        "A 3, asking for the probabilities output only",
+        {"inputs": [_v2_pixels(DIGIT_3)], "outputs": [{"name": "probabilities"}]},
+    ),
+)
+V2_INFER_RESPONSE_EXAMPLE = {
+    "model_name": DEMO_MODEL,
+    "model_version": str(DEMO_VERSION),
+    "outputs": [
+        {"name": "probabilities", "datatype": "FP32", "shape": [1, 5], "data": DIGIT_3_PROBABILITIES},
+        {"name": "logits", "datatype": "FP32", "shape": [1, 5], "data": DIGIT_3_LOGITS},
+        {"name": "predictions", "datatype": "BOOL", "shape": [1, 5], "data": [bool(h) for h in multi_hot(DIGIT_3_PROBABILITIES)]},
+    ],
+}
+
+# TensorFlow Serving REST (/v1/models/{name}:predict).
+TFSERVING_PREDICT_REQUEST_EXAMPLES = openapi_examples(
+    row_format=("One digit (a 3), row format", {"instances": [DIGIT_3]}),
+    columnar_format=("One digit (a 3), columnar format", {"inputs": {DEMO_INPUT: [DIGIT_3]}}),
+)
+TFSERVING_PREDICT_RESPONSE_EXAMPLE = {
+    "predictions": [
+        {
+            "probabilities": DIGIT_3_PROBABILITIES,
+            "logits": DIGIT_3_LOGITS,
+            "multi_hot": multi_hot(DIGIT_3_PROBABILITIES),
+        }
+    ]
+}
