@@ -87,7 +87,12 @@ V2_INFER_RESPONSE_EXAMPLE = {
     "outputs": [
         {"name": "probabilities", "datatype": "FP32", "shape": [1, 5], "data": DIGIT_3_PROBABILITIES},
         {"name": "logits", "datatype": "FP32", "shape": [1, 5], "data": DIGIT_3_LOGITS},
-        {"name": "predictions", "datatype": "BOOL", "shape": [1, 5], "data": [bool(h) for h in multi_hot(DIGIT_3_PROBABILITIES)]},
+        {
+            "name": "predictions",
+            "datatype": "BOOL",
+            "shape": [1, 5],
+            "data": [bool(h) for h in multi_hot(DIGIT_3_PROBABILITIES)],
+        },
     ],
 }
 
