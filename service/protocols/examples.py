@@ -6,7 +6,9 @@ the demo model is trained on. Every protocol module takes its examples from here
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path
 
 DEMO_MODEL = "digits"
 DEMO_VERSION = 1
@@ -53,6 +55,21 @@ DEMO_PROVENANCE = {
     "exported_at": "2026-11-27T03:45:58Z",
     "exporter_version": "0.1.0",
 }
+
+
+def ok_example(example: Any) -> dict[int | str, dict[str, Any]]:
+    """A 200 response entry showing `example`: merge it into a route's `responses`."""
+    return {200: {"content": {"application/json": {"example": example}}}}
+
+
+def _demo(value: Any) -> dict[str, dict[str, Any]]:
+    return {"demo": {"summary": "the demo model", "value": value}}
+
+
+# Path parameters prefilled in "Try it out" (use as the parameter's type: `name: ModelName`).
+ModelName = Annotated[str, Path(description="A model in the repository.", openapi_examples=_demo(DEMO_MODEL))]
+ModelVersion = Annotated[int, Path(description="A version number.", openapi_examples=_demo(DEMO_VERSION))]
+ModelVersionText = Annotated[str, Path(description="A version number.", openapi_examples=_demo(str(DEMO_VERSION)))]
 
 
 def openapi_examples(**examples: tuple[str, Any]) -> dict[str, dict[str, Any]]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from .. import health
 from ..core.errors import InvalidInput
 from ..core.model import LoadedModel
 from ..core.registry import ModelState
 from ..core.types import InferenceRequest, InferenceResult
-from .examples import DEMO_MODEL, DEMO_VERSION
+from .examples import ModelName, ModelVersion, ok_example
 from .http import error_responses, json_response, read_json_object, service_state
 from .native_schema import (
     MODEL_INFO_EXAMPLE,
@@ -37,11 +37,9 @@ PREDICT_DOC = {
     }
 }
 PREDICT_RESPONSES = {
-    200: {"model": PredictResponse, "content": {"application/json": {"example": PREDICT_RESPONSE_EXAMPLE}}},
+    200: {"model": PredictResponse, **ok_example(PREDICT_RESPONSE_EXAMPLE)[200]},
     **error_responses(400, 404, 413, 415, 503),
 }
-ModelName = Path(description="A model in the repository.", openapi_examples={"demo": {"value": DEMO_MODEL}})
-ModelVersion = Path(description="A version number.", openapi_examples={"demo": {"value": DEMO_VERSION}})
 
 
 @router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
@@ -51,7 +49,7 @@ async def predict_default(request: Request) -> Response:
 
 
 @router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
-async def predict(request: Request, name: str = ModelName) -> Response:
+async def predict(name: ModelName, request: Request) -> Response:
     """Per-label probabilities and thresholded multi-hot predictions for a batch of instances."""
     return await _predict(request, name, None)
 
@@ -59,7 +57,7 @@ async def predict(request: Request, name: str = ModelName) -> Response:
 @router.post(
     "/models/{name}/versions/{version}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES
 )
-async def predict_version(request: Request, name: str = ModelName, version: int = ModelVersion) -> Response:
+async def predict_version(name: ModelName, version: ModelVersion, request: Request) -> Response:
     """Like /models/{name}/predict, refused unless `version` is the one served."""
     return await _predict(request, name, version)
 
@@ -109,7 +107,7 @@ def encode_result(result: InferenceResult) -> dict[str, Any]:
     "/models",
     tags=["native"],
     response_model=list[ModelInfo],
-    responses={200: {"content": {"application/json": {"example": [MODEL_INFO_EXAMPLE]}}}},
+    responses=ok_example([MODEL_INFO_EXAMPLE]),
 )
 async def list_models(request: Request) -> Response:
     """Every model in the repository, served or not."""
@@ -120,9 +118,9 @@ async def list_models(request: Request) -> Response:
     "/models/{name}",
     tags=["native"],
     response_model=ModelInfo,
-    responses={200: {"content": {"application/json": {"example": MODEL_INFO_EXAMPLE}}}, **error_responses(400, 404)},
+    responses={**ok_example(MODEL_INFO_EXAMPLE), **error_responses(400, 404)},
 )
-async def get_model(request: Request, name: str = ModelName) -> Response:
+async def get_model(name: ModelName, request: Request) -> Response:
     """Labels, thresholds, inputs, versions and export provenance of one model."""
     return json_response(model_info(service_state(request).registry.state(name)))
 
@@ -146,9 +144,7 @@ def model_info(state: ModelState) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/health/live", tags=["health"], responses={200: {"content": {"application/json": {"example": {"status": "live"}}}}}
-)
+@router.get("/health/live", tags=["health"], responses=ok_example({"status": "live"}))
 async def live() -> Response:
     """200 while the process answers. Never depends on a model."""
     return json_response({"status": "live"})
@@ -157,7 +153,7 @@ async def live() -> Response:
 @router.get(
     "/health/ready",
     tags=["health"],
-    responses={200: {"content": {"application/json": {"example": READY_EXAMPLE}}}, **error_responses(503)},
+    responses={**ok_example(READY_EXAMPLE), **error_responses(503)},
 )
 async def ready(request: Request) -> Response:
     """200 when every model is loaded and warmed up; 503 with the reasons otherwise."""

@@ -45,6 +45,16 @@ def test_swagger_ui_try_it_out_on_predict_offline(docs_server: RunningServer, op
         answer = json.loads(predict.locator(".live-responses-table tbody .highlight-code pre").inner_text())
 
         save_screenshot(page, predict.locator(".live-responses-table"), ARTIFACTS / "docs.png")
+
+        # A path parameter comes prefilled from its example too.
+        model = page.locator(".opblock-get", has=page.locator('.opblock-summary-path[data-path="/models/{name}"]'))
+        model.locator(".opblock-summary").click()
+        model.get_by_role("button", name="Try it out").click()
+        assert model.locator('input[placeholder="name"]').input_value() == "digits"
+        model.get_by_role("button", name="Execute").click()
+        model_status = model.locator(".live-responses-table tbody .response-col_status").first
+        model_status.wait_for(timeout=20_000)
+        assert model_status.inner_text().strip() == "200"
         assert offline.blocked == []
         assert offline.csp_violations() == []
         assert offline.errors == []

@@ -80,12 +80,12 @@ def test_every_request_example_runs_as_written(docs_client: httpx.Client, openap
     ran = 0
     for op in operations(openapi):
         bodies = op.request_examples() if op.has_body() else [None]
-        for body in bodies:
+        for i, body in enumerate(bodies):
             response = docs_client.request(op.method, op.url(), json=body)
             assert response.status_code == 200, (op.name, body, response.text)
             ran += 1
             example = op.success_example()
-            if isinstance(example, dict):
+            if i == 0 and isinstance(example, dict):  # the answer to the example "Try it out" preselects
                 # The example shows the real shape (the OpenAPI document drops null values, so do the same).
                 answered = {key for key, value in response.json().items() if value is not None}
                 assert answered == set(example), op.name
