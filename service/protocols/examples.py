@@ -6,6 +6,7 @@ the demo model is trained on. Every protocol module takes its examples from here
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -69,6 +70,10 @@ def _demo(value: Any) -> dict[str, dict[str, Any]]:
 # Path parameters prefilled in "Try it out" (use as the parameter's type: `name: ModelName`).
 ModelName = Annotated[str, Path(description="A model in the repository.", openapi_examples=_demo(DEMO_MODEL))]
 ModelVersion = Annotated[int, Path(description="A version number.", openapi_examples=_demo(DEMO_VERSION))]
+NameAndVerb = Annotated[str, Path(description="`{name}:predict`", openapi_examples=_demo(f"{DEMO_MODEL}:predict"))]
+VersionAndVerb = Annotated[
+    str, Path(description="`{version}:predict`", openapi_examples=_demo(f"{DEMO_VERSION}:predict"))
+]
 ModelVersionText = Annotated[str, Path(description="A version number.", openapi_examples=_demo(str(DEMO_VERSION)))]
 
 
@@ -126,4 +131,53 @@ TFSERVING_PREDICT_RESPONSE_EXAMPLE = {
             "multi_hot": multi_hot(DIGIT_3_PROBABILITIES),
         }
     ]
+}
+
+V2_SERVER_METADATA_EXAMPLE = {"name": "sigmoid-serve", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
+V2_HEALTH_EXAMPLES = {"live": {"live": True}, "ready": {"ready": True}}
+V2_MODEL_READY_EXAMPLE = {"name": DEMO_MODEL, "ready": True}
+V2_MODEL_METADATA_EXAMPLE = {
+    "name": DEMO_MODEL,
+    "versions": [str(DEMO_VERSION)],
+    "platform": "onnxruntime_onnx",
+    "inputs": [{"name": DEMO_INPUT, "datatype": "FP32", "shape": [-1, 64]}],
+    "outputs": [
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, 5]},
+        {"name": "logits", "datatype": "FP32", "shape": [-1, 5]},
+        {"name": "predictions", "datatype": "BOOL", "shape": [-1, 5]},
+    ],
+    # v2 parameter values are scalars: the lists travel as JSON text.
+    "parameters": {"labels": json.dumps(DEMO_LABELS), "thresholds": json.dumps(DEMO_THRESHOLDS)},
+}
+
+
+def _tf_tensor(name: str, dtype: str, dims: list[int]) -> dict[str, Any]:
+    shape = {"dim": [{"size": str(d), "name": ""} for d in dims], "unknown_rank": False}
+    return {"dtype": dtype, "tensor_shape": shape, "name": name}
+
+
+TFSERVING_STATUS_EXAMPLE = {
+    "model_version_status": [
+        {"version": str(DEMO_VERSION), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    ]
+}
+TFSERVING_METADATA_EXAMPLE = {
+    "model_spec": {"name": DEMO_MODEL, "signature_name": "", "version": str(DEMO_VERSION)},
+    "metadata": {
+        "signature_def": {
+            "signature_def": {
+                "serving_default": {
+                    "inputs": {DEMO_INPUT: _tf_tensor(DEMO_INPUT, "DT_FLOAT", [-1, 64])},
+                    "outputs": {
+                        "probabilities": _tf_tensor("probabilities", "DT_FLOAT", [-1, 5]),
+                        "logits": _tf_tensor("logits", "DT_FLOAT", [-1, 5]),
+                        "multi_hot": _tf_tensor("multi_hot", "DT_UINT8", [-1, 5]),
+                    },
+                    "method_name": "tensorflow/serving/predict",
+                }
+            }
+        }
+    },
+    "labels": DEMO_LABELS,
+    "thresholds": DEMO_THRESHOLDS,
 }
