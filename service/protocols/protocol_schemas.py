@@ -3,7 +3,7 @@ the body themselves (binary tensors cannot go through a JSON schema validator an
 
 from typing import Any
 
-_PIXELS = [0, 0, 2, 14, 13, 3, 0, 0] * 8  # the demo model's input: 64 numbers in 0..16
+from .examples import TFSERVING_PREDICT_REQUEST_EXAMPLES, V2_INFER_REQUEST_EXAMPLES
 
 _THRESHOLD = {
     "description": "One threshold for every label, or {label: threshold}; default: the model's own.",
@@ -58,7 +58,7 @@ V2_INFER_DOC: dict[str, Any] = {
         "content": {
             "application/json": {
                 "schema": _V2_REQUEST,
-                "example": {"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": _PIXELS}]},
+                "examples": V2_INFER_REQUEST_EXAMPLES,
             },
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
@@ -78,7 +78,7 @@ TF_PREDICT_DOC: dict[str, Any] = {
                         "threshold": _THRESHOLD,
                     },
                 },
-                "example": {"instances": [_PIXELS]},
+                "examples": TFSERVING_PREDICT_REQUEST_EXAMPLES,
             }
         },
     }

@@ -15,6 +15,16 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput, ModelNotFound
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
 from ..core.types import InferenceRequest, InferenceResult
+from .examples import (
+    TFSERVING_METADATA_EXAMPLE,
+    TFSERVING_PREDICT_RESPONSE_EXAMPLE,
+    TFSERVING_STATUS_EXAMPLE,
+    ModelName,
+    ModelVersionText,
+    NameAndVerb,
+    VersionAndVerb,
+    ok_example,
+)
 from .http import error_responses, json_response, parse_version, read_json_object, service_state
 from .protocol_schemas import TF_PREDICT_DOC
 
@@ -24,29 +34,34 @@ SIGNATURE = "serving_default"
 OUTPUT_MULTI_HOT = "multi_hot"
 BODY_FIELDS = {"instances", "inputs", "signature_name", "threshold"}
 _TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64"}
-RESPONSES = error_responses(400, 404, 413, 415, 503)
+RESPONSES = {**ok_example(TFSERVING_PREDICT_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
-@router.get("/{name}", responses=error_responses(400, 404))
-async def model_status(name: str, request: Request) -> Response:
+@router.get("/{name}", responses={**ok_example(TFSERVING_STATUS_EXAMPLE), **error_responses(400, 404)})
+async def model_status(name: ModelName, request: Request) -> Response:
     """State of the model's version, TF Serving style (AVAILABLE once it is loaded and warmed up)."""
     return json_response({"model_version_status": [_version_status(request, name, None)]})
 
 
-@router.get("/{name}/versions/{version}", responses=error_responses(400, 404))
-async def model_version_status(name: str, version: str, request: Request) -> Response:
+@router.get(
+    "/{name}/versions/{version}", responses={**ok_example(TFSERVING_STATUS_EXAMPLE), **error_responses(400, 404)}
+)
+async def model_version_status(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """State of one version; 404 unless it is the version being served."""
     return json_response({"model_version_status": [_version_status(request, name, parse_version(version))]})
 
 
-@router.get("/{name}/metadata", responses=error_responses(400, 404, 503))
-async def model_metadata(name: str, request: Request) -> Response:
+@router.get("/{name}/metadata", responses={**ok_example(TFSERVING_METADATA_EXAMPLE), **error_responses(400, 404, 503)})
+async def model_metadata(name: ModelName, request: Request) -> Response:
     """The serving_default signature: inputs and outputs with dtypes and shapes (-1 = any), plus labels."""
     return json_response(_metadata(service_state(request).registry.get(name).model))
 
 
-@router.get("/{name}/versions/{version}/metadata", responses=error_responses(400, 404, 503))
-async def model_version_metadata(name: str, version: str, request: Request) -> Response:
+@router.get(
+    "/{name}/versions/{version}/metadata",
+    responses={**ok_example(TFSERVING_METADATA_EXAMPLE), **error_responses(400, 404, 503)},
+)
+async def model_version_metadata(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v1/models/{name}/metadata, refused unless `version` is the one served."""
     return json_response(_metadata(service_state(request).registry.get(name, parse_version(version)).model))
 
@@ -54,13 +69,13 @@ async def model_version_metadata(name: str, version: str, request: Request) -> R
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
 # split by hand so that an unknown verb gets a message instead of a bare 404/405.
 @router.post("/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
-async def predict(name_and_verb: str, request: Request) -> Response:
+async def predict(name_and_verb: NameAndVerb, request: Request) -> Response:
     """`POST /v1/models/{name}:predict` with {"instances": [...]} or {"inputs": ...}."""
     return await _predict(request, _strip_verb(name_and_verb), None)
 
 
 @router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
-async def predict_version(name: str, version_and_verb: str, request: Request) -> Response:
+async def predict_version(name: ModelName, version_and_verb: VersionAndVerb, request: Request) -> Response:
     """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
     return await _predict(request, name, parse_version(_strip_verb(version_and_verb)))
 

@@ -17,6 +17,16 @@ from .. import health
 from ..core.errors import InvalidInput, ModelNotFound, UnsupportedMediaType
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
 from ..core.types import InferenceRequest, InferenceResult
+from .examples import (
+    V2_HEALTH_EXAMPLES,
+    V2_INFER_RESPONSE_EXAMPLE,
+    V2_MODEL_METADATA_EXAMPLE,
+    V2_MODEL_READY_EXAMPLE,
+    V2_SERVER_METADATA_EXAMPLE,
+    ModelName,
+    ModelVersionText,
+    ok_example,
+)
 from .http import JSON_TYPES, error_responses, json_response, parse_version, read_body, service_state
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
@@ -38,60 +48,66 @@ PLATFORM = "onnxruntime_onnx"
 BINARY_TYPES = ("application/octet-stream",)
 
 
-@router.get("")
+@router.get("", responses=ok_example(V2_SERVER_METADATA_EXAMPLE))
 async def server_metadata(request: Request) -> Response:
     """Server name, version and the protocol extensions it implements."""
     return json_response({"name": request.app.title, "version": request.app.version, "extensions": [BINARY_EXTENSION]})
 
 
-@router.get("/health/live", responses=error_responses(503))
+@router.get("/health/live", responses={**ok_example(V2_HEALTH_EXAMPLES["live"]), **error_responses(503)})
 async def live(request: Request) -> Response:
     """200 while the process answers."""
     return _status({"live": health.is_live(service_state(request))})
 
 
-@router.get("/health/ready", responses=error_responses(503))
+@router.get("/health/ready", responses={**ok_example(V2_HEALTH_EXAMPLES["ready"]), **error_responses(503)})
 async def ready(request: Request) -> Response:
     """200 when every model is loaded and warmed up, else 503 (the body says why)."""
     reasons = health.not_ready_reasons(service_state(request))
     return _status({"ready": not reasons, **({"error": "; ".join(reasons)} if reasons else {})}, "ready")
 
 
-@router.get("/models/{name}/ready", responses=error_responses(400, 404, 503))
-async def model_ready(name: str, request: Request) -> Response:
+@router.get("/models/{name}/ready", responses={**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404, 503)})
+async def model_ready(name: ModelName, request: Request) -> Response:
     """200 when the model is served, 503 when it is not (yet)."""
     return _model_ready(request, name, None)
 
 
-@router.get("/models/{name}/versions/{version}/ready", responses=error_responses(400, 404, 503))
-async def model_version_ready(name: str, version: str, request: Request) -> Response:
+@router.get(
+    "/models/{name}/versions/{version}/ready",
+    responses={**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404, 503)},
+)
+async def model_version_ready(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """200 when this version is the one served, 503 when it is not (yet)."""
     return _model_ready(request, name, parse_version(version))
 
 
-@router.get("/models/{name}", responses=error_responses(400, 404, 503))
-async def model_metadata(name: str, request: Request) -> Response:
+@router.get("/models/{name}", responses={**ok_example(V2_MODEL_METADATA_EXAMPLE), **error_responses(400, 404, 503)})
+async def model_metadata(name: ModelName, request: Request) -> Response:
     """Inputs, outputs, versions and platform; labels and thresholds (JSON lists) in `parameters`."""
     return json_response(_model_metadata(request, name, None))
 
 
-@router.get("/models/{name}/versions/{version}", responses=error_responses(400, 404, 503))
-async def model_version_metadata(name: str, version: str, request: Request) -> Response:
+@router.get(
+    "/models/{name}/versions/{version}",
+    responses={**ok_example(V2_MODEL_METADATA_EXAMPLE), **error_responses(400, 404, 503)},
+)
+async def model_version_metadata(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v2/models/{name}, refused unless `version` is the one served."""
     return json_response(_model_metadata(request, name, parse_version(version)))
 
 
-INFER_RESPONSES = error_responses(400, 404, 413, 415, 503)
+INFER_RESPONSES = {**ok_example(V2_INFER_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
 @router.post("/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
-async def infer(name: str, request: Request) -> Response:
+async def infer(name: ModelName, request: Request) -> Response:
     """Inference with JSON tensors and/or binary tensors after the JSON header (Inference-Header-Content-Length)."""
     return await _infer(request, name, None)
 
 
 @router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
-async def infer_version(name: str, version: str, request: Request) -> Response:
+async def infer_version(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
     return await _infer(request, name, parse_version(version))
 
