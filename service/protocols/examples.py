@@ -181,3 +181,22 @@ TFSERVING_METADATA_EXAMPLE = {
     "labels": DEMO_LABELS,
     "thresholds": DEMO_THRESHOLDS,
 }
+
+# Triton's model repository extension (/v2/repository/...).
+V2_REPOSITORY_INDEX_EXAMPLE = [{"name": DEMO_MODEL, "version": str(DEMO_VERSION), "state": "READY", "reason": ""}]
+V2_REPOSITORY_INDEX_DOC = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"ready": {"type": "boolean", "description": "List only the models served."}},
+                },
+                "examples": openapi_examples(
+                    everything=("Every model, served or not", {}), ready=("Only the models served", {"ready": True})
+                ),
+            }
+        },
+    }
+}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput
 from ..core.registry import ModelState, check_model_name
 from ..core.repository_files import scan_repository
+from .examples import V2_REPOSITORY_INDEX_DOC, V2_REPOSITORY_INDEX_EXAMPLE, ModelName, ok_example
 from .http import check_json_content_type, error_responses, json_response, parse_json_object, read_body, service_state
 
 router = APIRouter(prefix="/v2/repository", tags=["v2 repository"])
@@ -23,7 +24,11 @@ _BODY_LIMIT = 64 * 1024  # these bodies hold a few flags
 _UNLOAD_PARAMETERS = {"unload_dependents"}  # accepted for Triton clients; there are no dependent models here
 
 
-@router.post("/index", responses=error_responses(400, 415))
+@router.post(
+    "/index",
+    responses={**ok_example(V2_REPOSITORY_INDEX_EXAMPLE), **error_responses(400, 415)},
+    openapi_extra=V2_REPOSITORY_INDEX_DOC,
+)
 async def repository_index(request: Request) -> Response:
     """Every model in the repository, loaded or not: [{name, version, state, reason}]."""
     body = await _read_optional_object(request)
@@ -42,8 +47,8 @@ async def repository_index(request: Request) -> Response:
     return json_response([e for e in listed if e["state"] == "READY"] if ready_only else listed)
 
 
-@router.post("/models/{name}/load", responses=error_responses(400, 404, 415))
-async def load_model(name: str, request: Request) -> Response:
+@router.post("/models/{name}/load", responses={**ok_example({}), **error_responses(400, 404, 415)})
+async def load_model(name: ModelName, request: Request) -> Response:
     """Load the newest loadable version now (or reload it), retrying versions rejected before."""
     check_model_name(name)
     _check_parameters(await _read_optional_object(request), set())
@@ -51,8 +56,8 @@ async def load_model(name: str, request: Request) -> Response:
     return json_response({})
 
 
-@router.post("/models/{name}/unload", responses=error_responses(400, 404, 415))
-async def unload_model(name: str, request: Request) -> Response:
+@router.post("/models/{name}/unload", responses={**ok_example({}), **error_responses(400, 404, 415)})
+async def unload_model(name: ModelName, request: Request) -> Response:
     """Stop serving the model; requests already running finish. The watcher will not reload it."""
     check_model_name(name)
     _check_parameters(await _read_optional_object(request), _UNLOAD_PARAMETERS)
