@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model clean browser
+.PHONY: run test test-fast lint demo-model bench clean browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ browser:
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
+
+# Load this service and the two baselines on loopback (~6 minutes); table in bench/results/latest.md.
+bench: $(VENV)/.dev-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

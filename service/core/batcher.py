@@ -1,9 +1,14 @@
 """Adaptive batching: concurrent requests for one model version run as one ONNX Runtime call.
 
 Requests queue per model version. A single worker task takes what is queued (waiting up to
-MAX_BATCH_DELAY_MS for more, never past MAX_BATCH_SIZE rows), runs one ONNX Runtime call in a thread,
-and hands each caller exactly its own rows. The queue is bounded in rows: when it is full the caller gets
-`Overloaded` at once instead of waiting behind an ever longer line.
+MAX_BATCH_DELAY_MS for more unless MAX_BATCH_SIZE rows are there; close() cuts the wait short),
+runs one ONNX Runtime call, and hands each caller exactly its own rows. While a batch runs, the next
+one gathers in the queue. The queue is bounded in rows: when it is full the caller gets `Overloaded`
+at once instead of waiting behind an ever longer line.
+
+Where a batch runs: on the model's own single thread, so the event loop keeps parsing requests meanwhile;
+but a batch expected to finish faster than a thread hand-off costs (`inline_below_s`, from the measured
+time per row) runs on the event loop directly.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,9 +54,15 @@ class Batcher:
         max_delay_ms: float,
         max_queue_rows: int,
         observer: BatchObserver | None = None,
+        *,
+        seconds_per_row: float | None = None,
+        inline_below_s: float = 0.0,
     ) -> None:
         self._run = run
         self._observer = observer
+        self._seconds_per_row = seconds_per_row
+        self._inline_below_s = inline_below_s
+        self._executor: ThreadPoolExecutor | None = None
         self._max_batch_size = max_batch_size
         self._max_delay = max_delay_ms / 1000.0
         self._max_queue_rows = max(max_queue_rows, max_batch_size)
@@ -78,6 +90,8 @@ class Batcher:
         self._queue.append(pending)
         self._queued_rows += rows
         self._wakeup.set()
+        if self._delay_over is not None and self._queued_rows >= self._max_batch_size:
+            _end_delay(self._delay_over)  # the batch is full: no reason to wait out the delay
         try:
             return await pending.future
         except asyncio.CancelledError:
@@ -85,13 +99,16 @@ class Batcher:
             raise
 
     async def close(self) -> None:
-        """Finish what is queued, then stop the worker."""
+        """Finish what is queued, then stop the worker and its thread."""
         self._closed = True
         if self._delay_over is not None:
             _end_delay(self._delay_over)
         if self._worker is not None:
             self._wakeup.set()
             await self._worker
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     async def _work(self) -> None:
         while True:
@@ -105,10 +122,15 @@ class Batcher:
                 await self._wait_for_company()
             batch = self._take_batch()
             if batch:
-                await self._run_batch(batch)
+                try:
+                    await self._run_batch(batch)
+                except Exception as exc:  # the worker must survive anything, or every later caller would hang
+                    log.exception("batch failed unexpectedly")
+                    for pending in batch:
+                        _settle(pending, error=RuntimeError(f"inference failed: {exc}"))
 
     async def _wait_for_company(self) -> None:
-        """Sleep MAX_BATCH_DELAY_MS, cut short by close(): shutting down or a hot swap never waits out a delay."""
+        """Sleep MAX_BATCH_DELAY_MS, cut short by a full batch or by close() (a hot swap never waits out a delay)."""
         loop = asyncio.get_running_loop()
         self._delay_over = loop.create_future()
         timer = loop.call_later(self._max_delay, _end_delay, self._delay_over)
@@ -131,13 +153,13 @@ class Batcher:
         return batch
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
-        if len(batch) == 1:
-            arrays = batch[0].arrays
-        else:
-            arrays = {name: np.concatenate([p.arrays[name] for p in batch]) for name in batch[0].arrays}
         started = time.perf_counter()
         try:
-            probabilities, logits = await asyncio.to_thread(self._run, arrays)
+            if len(batch) == 1:
+                arrays = batch[0].arrays
+            else:  # inside the try: rows of different shapes (dynamic dimensions) cannot be stacked
+                arrays = {name: np.concatenate([p.arrays[name] for p in batch]) for name in batch[0].arrays}
+            probabilities, logits = await self._call(arrays, sum(p.rows for p in batch))
         except Exception:
             if len(batch) == 1:
                 log.exception("inference failed")
@@ -145,7 +167,8 @@ class Batcher:
                 return
             # One bad request must not fail the others: run each on its own.
             for pending in batch:
-                await self._run_batch([pending])
+                if not pending.future.done():
+                    await self._run_batch([pending])
             return
         if self._observer is not None:
             waits = [started - p.queued_at for p in batch]
@@ -155,6 +178,13 @@ class Batcher:
             end = start + pending.rows
             _settle(pending, result=(probabilities[start:end], logits[start:end]))
             start = end
+
+    async def _call(self, arrays: Arrays, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._seconds_per_row is not None and self._seconds_per_row * rows < self._inline_below_s:
+            return self._run(arrays)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxruntime")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, arrays)
 
 
 def _end_delay(delay_over: asyncio.Future) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class LoadedModel:
     labels: list[str]
     thresholds: np.ndarray
     metadata: dict[str, str]
+    seconds_per_row: float | None = None  # measured by warm_up: lets the batcher run tiny batches inline
 
     @classmethod
     def load(cls, name: str, version: int, path: Path, intra_op_threads: int = 1) -> LoadedModel:
@@ -78,6 +80,12 @@ class LoadedModel:
     def warm_up(self) -> None:
         rows = {s.name: np.zeros((1, *(d or 1 for d in s.row_shape)), s.dtype) for s in self.inputs}
         probabilities, _ = self.run(rows)
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            self.run(rows)
+            timings.append(time.perf_counter() - started)
+        self.seconds_per_row = min(timings)
         if probabilities.shape != (1, len(self.labels)) or not np.all(np.isfinite(probabilities)):
             raise ModelLoadError(f"warm-up inference gave {probabilities.shape} / non-finite probabilities")
 

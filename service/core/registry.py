@@ -222,7 +222,15 @@ class ModelRegistry:
     def _batcher_for(self, model: LoadedModel) -> Batcher:
         s = self.settings
         observer = observability.BatchObserver(model.name)
-        return Batcher(model.run, s.max_batch_size, s.max_batch_delay_ms, s.max_queue_rows, observer)
+        return Batcher(
+            model.run,
+            s.max_batch_size,
+            s.max_batch_delay_ms,
+            s.max_queue_rows,
+            observer,
+            seconds_per_row=model.seconds_per_row,
+            inline_below_s=s.inline_run_us / 1e6,
+        )
 
     def _notify(self, event: ModelEvent) -> None:
         for listener in self.listeners:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import typing
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 from ..core.errors import InvalidInput, Overloaded, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from ..core.repository_files import is_decimal
@@ -48,10 +52,17 @@ async def read_json_object(request: Request) -> dict[str, Any]:
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise InvalidInput("empty body: send a JSON object")
+    # A tensor in JSON becomes thousands of nested lists; letting the cyclic GC scan them again and again while
+    # orjson builds them cost 3x the parse itself (64x64x3 image, 64 requests in flight). JSON holds no cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object, got {type(document).__name__}")
     return document
@@ -88,3 +99,25 @@ ERROR_SCHEMA = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses an endpoint can answer."""
     return {code: {"description": "Error", "content": {"application/json": {"schema": ERROR_SCHEMA}}} for code in codes}
+
+
+class LeanRoute(APIRoute):
+    """A route documented in OpenAPI like any other, but called without FastAPI's per-request parameter machinery.
+
+    For the hot endpoints, which take `request` plus path parameters and read their own body: `str` parameters
+    pass as they are, `int` ones are model versions and go through `parse_version` (a bad one is a 400).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+        hints = typing.get_type_hints(endpoint)
+        converters = {name: parse_version if hints[name] is int else str for name in hints}
+        converters.pop("request", None)
+        converters.pop("return", None)
+
+        async def handler(request: Request) -> Response:
+            path = request.path_params
+            arguments = {name: convert(path[name]) for name, convert in converters.items()}
+            return await endpoint(request=request, **arguments)
+
+        return handler

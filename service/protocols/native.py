@@ -12,7 +12,7 @@ from ..core.model import LoadedModel
 from ..core.registry import ModelState
 from ..core.types import InferenceRequest, InferenceResult
 from .examples import ModelName, ModelVersion, ok_example
-from .http import error_responses, json_response, read_json_object, service_state
+from .http import LeanRoute, error_responses, json_response, read_json_object, service_state
 from .native_schema import (
     MODEL_INFO_EXAMPLE,
     PREDICT_REQUEST_EXAMPLES,
@@ -24,6 +24,7 @@ from .native_schema import (
 )
 
 router = APIRouter()
+predict_router = APIRouter(route_class=LeanRoute)  # the hot path: no per-request dependency solving
 
 PREDICT_DOC = {
     "requestBody": {
@@ -42,19 +43,19 @@ PREDICT_RESPONSES = {
 }
 
 
-@router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
+@predict_router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
 async def predict_default(request: Request) -> Response:
     """Predict with the default model (DEFAULT_MODEL, or the only model in the repository)."""
     return await _predict(request, service_state(request).registry.default_model_name(), None)
 
 
-@router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
+@predict_router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
 async def predict(name: ModelName, request: Request) -> Response:
     """Per-label probabilities and thresholded multi-hot predictions for a batch of instances."""
     return await _predict(request, name, None)
 
 
-@router.post(
+@predict_router.post(
     "/models/{name}/versions/{version}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES
 )
 async def predict_version(name: ModelName, version: ModelVersion, request: Request) -> Response:
@@ -91,14 +92,17 @@ def _columns(model: LoadedModel, instances: list[Any]) -> dict[str, object]:
 
 
 def encode_result(result: InferenceResult) -> dict[str, Any]:
-    positives = result.positive_labels()
+    labels = result.labels
+    # Python lists once per result (not per row); probabilities stay float32 rows: orjson writes them natively,
+    # in float32's shortest form.
+    multi_hot = result.multi_hot.tolist()
     return {
         "model_name": result.model_name,
         "model_version": result.model_version,
-        "labels": result.labels,
+        "labels": labels,
         "predictions": [
-            {"probabilities": result.probabilities[i], "multi_hot": result.multi_hot[i], "labels": positives[i]}
-            for i in range(result.rows)
+            {"probabilities": row, "multi_hot": hot, "labels": [x for x, h in zip(labels, hot, strict=True) if h]}
+            for row, hot in zip(result.probabilities, multi_hot, strict=True)
         ],
     }
 

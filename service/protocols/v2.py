@@ -27,7 +27,7 @@ from .examples import (
     ModelVersionText,
     ok_example,
 )
-from .http import JSON_TYPES, error_responses, json_response, parse_version, read_body, service_state
+from .http import JSON_TYPES, LeanRoute, error_responses, json_response, parse_version, read_body, service_state
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
@@ -41,6 +41,9 @@ from .v2_codec import (
 )
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
+# The hot path: included ahead of the other routers (FastAPI tries routes in order) and without per-request
+# dependency solving.
+infer_router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], route_class=LeanRoute)
 
 OUTPUT_PREDICTIONS = "predictions"
 OUTPUTS = [OUTPUT_PROBABILITIES, OUTPUT_LOGITS, OUTPUT_PREDICTIONS]
@@ -100,13 +103,13 @@ async def model_version_metadata(name: ModelName, version: ModelVersionText, req
 INFER_RESPONSES = {**ok_example(V2_INFER_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
-@router.post("/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
+@infer_router.post("/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
 async def infer(name: ModelName, request: Request) -> Response:
     """Inference with JSON tensors and/or binary tensors after the JSON header (Inference-Header-Content-Length)."""
     return await _infer(request, name, None)
 
 
-@router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
+@infer_router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
 async def infer_version(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
     return await _infer(request, name, parse_version(version))

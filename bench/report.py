@@ -1,0 +1,113 @@
+"""The bench's one table (markdown) and the ratios the targets are stated in, from a run's JSON."""
+
+from __future__ import annotations
+
+SERVER_NAMES = {
+    "service": "sigmoid-serve",
+    "service-2w": "sigmoid-serve WORKERS=2",
+    "minimal": "minimal FastAPI + ORT",
+    "naive": "naive FastAPI + Keras",
+}
+
+
+def _cell(run: dict, kind: str, server: str, protocol: str, c: int) -> dict | None:
+    for cell in run["models"][kind]["cells"]:
+        if (cell["server"], cell["protocol"], cell["c"]) == (server, protocol, c):
+            return cell
+    return None
+
+
+def _ratio(a: dict | None, b: dict | None) -> float | None:
+    return a["rps"] / b["rps"] if a and b and b["rps"] else None
+
+
+def _fmt(value: float | None, spec: str = ".1f", suffix: str = "x") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{suffix}"
+
+
+def render(run: dict) -> str:
+    m = run["machine"]
+    lines = [
+        f"Run {run['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, load average at start "
+        f"{m['load_avg'][0]:.2f}; wrk 1 thread, cells of {run.get('rounds', 1)} round-robin rounds of "
+        f"{run['seconds_per_cell']:g} s (median round kept), 1 row per request; "
+        f"pinning: server {run['pinning']['server'] or 'none'}, wrk {run['pinning']['wrk'] or 'none'}; "
+        f"service settings {run['settings']}.",
+        "",
+        "| model | server | protocol | conc. | req/s | p50 ms | p99 ms | errors | server CPU µs/req |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, data in run["models"].items():
+        for cell in data["cells"]:
+            lines.append(
+                f"| {kind} | {SERVER_NAMES[cell['server']]} | {cell['protocol']} | {cell['c']} | {cell['rps']:,.0f} | "
+                f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {cell['errors']} | {cell['cpu_us_per_request']:,.0f} |"
+            )
+    lines += ["", "| model | raw ONNX Runtime rows/s in-process (intra-op threads: batch 1 / 8 / 64) | best |"]
+    lines += ["|---|---|---:|"]
+    for kind, data in run["models"].items():
+        per_threads = "; ".join(
+            f"{t}: " + " / ".join(f"{v:,.0f}" for v in limit.values()) for t, limit in data["raw_ort"].items()
+        )
+        lines.append(f"| {kind} | {per_threads} | {_best(data):,.0f} |")
+    lines += ["", "| model | server | cold start to ready s | RSS per process MB | TensorFlow loaded |"]
+    lines += ["|---|---|---:|---|---|"]
+    for kind, data in run["models"].items():
+        for name, info in data["servers"].items():
+            rss = ", ".join(f"{v:.0f}" for v in info["rss_mb"].values())
+            lines.append(
+                f"| {kind} | {SERVER_NAMES[name]} | {info['cold_start_s']:.2f} | {rss} | "
+                f"{'yes' if info['tensorflow_loaded'] else 'no'} |"
+            )
+    lines += ["", "Ratios (same run):", ""]
+    for kind in run["models"]:
+        for c in (1, 8, 64):
+            ours = _cell(run, kind, "service", "json", c)
+            lines.append(
+                f"- {kind}, c={c}: sigmoid-serve JSON / minimal = "
+                f"{_fmt(_ratio(ours, _cell(run, kind, 'minimal', 'json', c)))}, "
+                f"/ naive = {_fmt(_ratio(ours, _cell(run, kind, 'naive', 'json', c)))}"
+            )
+        v2 = [c for c in run["models"][kind]["cells"] if c["server"] == "service" and c["protocol"] == "v2-binary"]
+        if v2:
+            best = max(v2, key=lambda c: c["rps"])
+            share = best["rps"] / _best(run["models"][kind])
+            lines.append(
+                f"- {kind}: v2 binary best {best['rps']:,.0f} rows/s (c={best['c']}) = {share:.0%} "
+                f"of raw ONNX Runtime's best {_best(run['models'][kind]):,.0f} rows/s"
+            )
+    return "\n".join(lines + ["", "Targets:", ""] + _targets(run)) + "\n"
+
+
+def _targets(run: dict) -> list[str]:
+    checks = []
+    models = run["models"]
+    if "mlp" in models:
+        ours, base = _cell(run, "mlp", "service", "json", 64), _cell(run, "mlp", "minimal", "json", 64)
+        ratio = _ratio(ours, base)
+        checks.append(_check("MLP c=64 >= 2.5x minimal req/s", ratio is not None and ratio >= 2.5, _fmt(ratio)))
+        if ours:
+            checks.append(_check("MLP c=64 p99 <= 25 ms", ours["p99_ms"] <= 25, f"{ours['p99_ms']:.1f} ms"))
+            checks.append(_check("MLP c=64 0 errors", ours["errors"] == 0, str(ours["errors"])))
+        info = models["mlp"]["servers"].get("service")
+        if info:
+            rss = max(info["rss_mb"].values())
+            checks.append(_check("demo model RSS <= 150 MB per worker", rss <= 150, f"{rss:.0f} MB"))
+            checks.append(_check("cold start <= 2 s", info["cold_start_s"] <= 2, f"{info['cold_start_s']:.2f} s"))
+            checks.append(_check("no TensorFlow in the serving process", not info["tensorflow_loaded"], ""))
+    if "cnn" in models:
+        ratio = _ratio(_cell(run, "cnn", "service", "json", 64), _cell(run, "cnn", "minimal", "json", 64))
+        checks.append(_check("CNN c=64 JSON >= 2.5x minimal req/s", ratio is not None and ratio >= 2.5, _fmt(ratio)))
+        v2 = [c for c in models["cnn"]["cells"] if c["server"] == "service" and c["protocol"] == "v2-binary"]
+        if v2:
+            share = max(c["rps"] for c in v2) / _best(models["cnn"])
+            checks.append(_check("CNN v2 binary >= 50% of raw ORT best rows/s", share >= 0.5, f"{share:.0%}"))
+    return checks
+
+
+def _check(what: str, ok: bool, value: str) -> str:
+    return f"- {'met' if ok else 'NOT met'}: {what} ({value})" if value else f"- {'met' if ok else 'NOT met'}: {what}"
+
+
+def _best(data: dict) -> float:
+    return max((v for limit in data["raw_ort"].values() for v in limit.values()), default=float("nan"))
