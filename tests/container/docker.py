@@ -56,6 +56,13 @@ class Container:
             args += ["-v", f"{host_path}:{container_path}"]
         self.id = docker("run", "-d", *args, image, *(command or [])).stdout.strip()
 
+    @classmethod
+    def attach(cls, container_id: str) -> Container:
+        """A container started by someone else (docker-compose)."""
+        container = cls.__new__(cls)
+        container.id = container_id
+        return container
+
     def health(self) -> str:
         return inspect(self.id)["State"].get("Health", {}).get("Status", "none")
 
