@@ -117,3 +117,9 @@ def test_docker_stop_finishes_in_flight_requests_and_exits_0(
     logs = container.logs()
     assert "readiness is 503" in logs
     assert "Finished server process" in logs
+
+
+def test_prestop_sleep_exists_in_the_image(serve_image: str) -> None:
+    """deploy/deployment.yaml's preStop hook runs `sleep 5` inside this image."""
+    result = docker("run", "--rm", "--network", "host", "--read-only", "--entrypoint", "sleep", serve_image, "0")
+    assert result.returncode == 0
