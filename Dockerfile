@@ -17,9 +17,10 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > requirements.txt \
     && /opt/venv/bin/pip install -r requirements.txt
 COPY service/ service/
+# The runtime needs neither pip nor setuptools (they are most of what an empty venv weighs).
 RUN /opt/venv/bin/pip install --no-deps . \
-    && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} + \
-    && rm -rf /opt/venv/lib/python3.11/site-packages/pip /opt/venv/lib/python3.11/site-packages/setuptools
+    && /opt/venv/bin/python -m pip uninstall --yes --quiet setuptools pip \
+    && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 # ---- serving image ------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS serve
