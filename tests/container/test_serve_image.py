@@ -73,6 +73,10 @@ def test_demo_model_served_read_only_as_non_root(serve_image: str, started: list
     response = httpx.post(f"{url}/predict", json={"instances": EXAMPLES["instances"]}, timeout=10)
     assert response.status_code == 200
     assert [p["labels"] for p in response.json()["predictions"]] == EXAMPLES["labels"]
+    # The v2 (KServe / Open Inference) health endpoints that deploy/kserve probes.
+    assert httpx.get(f"{url}/v2/health/live").json() == {"live": True}
+    assert httpx.get(f"{url}/v2/health/ready").json() == {"ready": True}
+    assert httpx.get(f"{url}/v2/models/digits/ready").status_code == 200
 
 
 def test_mounted_repository_replaces_the_baked_in_one(

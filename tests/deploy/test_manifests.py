@@ -136,7 +136,7 @@ def test_kserve_objects_structure() -> None:
     env = env_of(container)
     assert env["MODEL_REPOSITORY"] == "/mnt/models"  # where KServe's storage initializer puts storageUri
     assert container["ports"][0]["containerPort"] == int(env["PORT"])
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": int(env["PORT"])}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": int(env["PORT"])}
     assert container["securityContext"]["runAsUser"] == IMAGE_UID
 
 
