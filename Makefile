@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser
+.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,21 @@ test: lint browser
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not container"
+
+# Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
+# set DOCKER_TOOLS to use other copies.
+DOCKER_TOOLS ?= $(firstword $(wildcard ../shared/docker /work/shared/docker))
+
+docker-build:
+	docker build --network host --force-rm --target serve -t sigmoid-serve .
+	docker build --network host --force-rm --target exporter -t sigmoid-serve-exporter .
+
+container-test: $(VENV)/.dev-installed
+	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
+	bash $(DOCKER_TOOLS)/ensure-docker.sh
+	bash $(DOCKER_TOOLS)/make-base-image.sh
+	$(PY) -m pytest -m container tests/container
 
 # The docs browser test drives Debian's Chromium (Playwright downloads no browser here). Installed when missing and
 # we are root (CI); otherwise install it yourself or point CHROMIUM at a Chromium binary.

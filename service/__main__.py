@@ -4,12 +4,14 @@ import logging.config
 
 import uvicorn
 
+from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
+    exit_quietly_on_terminate()
     logging_config = log_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(logging_config)
     uvicorn.run(
@@ -23,6 +25,7 @@ def main() -> None:
         log_level=settings.log_level,
         loop="uvloop",
         http="httptools",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

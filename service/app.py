@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from .auth import add_api_keys
 from .core.errors import ServiceError
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
+from .lifecycle import drain_on_signal
 from .middleware import RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
 from .protocols import native, tfserving, v2, v2_repository
@@ -37,8 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
         watcher = RepositoryWatcher(state.registry, settings.model_poll_seconds)
         watcher.start()
+        restore_signals = drain_on_signal(state, asyncio.get_running_loop())
         yield
         state.draining = True
+        restore_signals()
         await watcher.stop()
         await state.registry.close()
 

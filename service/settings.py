@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     api_keys: SecretStr = Field(SecretStr(""), description="Comma-separated API keys; empty = no keys needed.")
     api_keys_file: Path | None = Field(None, description="One API key a line ('#' comments), added to API_KEYS.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS ('*' = any); empty = no CORS.")
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="On SIGTERM, how long in-flight requests may take before they are cancelled."
+    )
+    shutdown_delay_seconds: float = Field(
+        0.0, ge=0, description="On SIGTERM, keep serving this long with readiness 503 before draining."
+    )
 
     def api_key_list(self) -> list[str]:
         keys = self.api_keys.get_secret_value().split(",")

@@ -1,0 +1,70 @@
+"""docker-compose.yml with Debian's docker-compose 1.29: valid in every combination, up -> healthy -> down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+
+from tests.container.docker import Container, inspect
+from tests.server import ROOT, free_port
+
+EXAMPLES = json.loads((ROOT / "models" / "digits" / "examples.json").read_text())
+
+
+def compose(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    result = subprocess.run(
+        ["docker-compose", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"docker-compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "files",
+    [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.ports.yml"]],
+    ids=["host-network", "published-port"],
+)
+def test_compose_files_validate(files: list[str]) -> None:
+    options = [arg for name in files for arg in ("-f", name)]
+    services = yaml.safe_load(compose(*options, "--profile", "export", "config"))["services"]
+    assert services["exporter"]["profiles"] == ["export"]  # never started by a plain `up`
+    assert "profiles" not in services["serve"]
+
+
+@pytest.fixture
+def compose_project(serve_image: str) -> Iterator[tuple[str, dict[str, str]]]:
+    project = f"sigmoid-serve-test-{uuid.uuid4().hex[:8]}"
+    env = {"SERVE_IMAGE": serve_image, "SERVE_PORT": str(free_port()), "HEALTHCHECK_INTERVAL": "1s"}
+    yield project, env
+    compose("-p", project, "down", "--volumes", "--remove-orphans", env=env)
+
+
+def test_compose_up_turns_healthy_and_serves(compose_project: tuple[str, dict[str, str]]) -> None:
+    project, env = compose_project
+    compose("-p", project, "up", "-d", "--no-build", env=env)
+    (container_id,) = compose("-p", project, "ps", "-q", env=env).split()  # the exporter's profile is off
+    Container.attach(container_id).wait_healthy()
+
+    host = inspect(container_id)["HostConfig"]
+    assert host["NetworkMode"] == "host"
+    assert host["ReadonlyRootfs"] is True
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert host["Memory"] == 1024**3
+    assert host["NanoCpus"] == 10**9
+    assert [m["Destination"] for m in inspect(container_id)["Mounts"] if not m["RW"]] == ["/models"]
+
+    url = f"http://127.0.0.1:{env['SERVE_PORT']}"
+    response = httpx.post(f"{url}/predict", json={"instances": EXAMPLES["instances"]}, timeout=10)
+    assert [p["labels"] for p in response.json()["predictions"]] == EXAMPLES["labels"]
