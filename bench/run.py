@@ -18,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
 from .load import Body, json_body, one_row, run_wrk, v2_binary_body
 from .processes import PYTHON, ROOT, Server, loads_tensorflow, rss_mb
 from .report import render
@@ -26,6 +28,7 @@ WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
 SHAPES = {"mlp": (64,), "cnn": (64, 64, 3)}
 CONCURRENCY = (1, 8, 64)
+ROWS_PER_BATCHED_REQUEST = 8  # the CNN's best batch size in raw ONNX Runtime
 INPUT_NAME = (
     "import json, sys, onnxruntime as o; print(json.dumps(o.InferenceSession(sys.argv[1]).get_inputs()[0].name))"
 )
@@ -84,6 +87,10 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
     bodies = {
         "json": json_body(rows, WORK / f"{kind}.json"),
         "v2-binary": v2_binary_body(rows, input_name, WORK / f"{kind}.v2.bin"),
+        # What a client that batches for itself sends: the same path, ROWS_PER_BATCHED_REQUEST rows per request.
+        "v2-binary-batched": v2_binary_body(
+            np.repeat(rows, ROWS_PER_BATCHED_REQUEST, axis=0), input_name, WORK / f"{kind}.v2x.bin"
+        ),
     }
     chosen = [
         (srv, path) for srv, path in servers_for(kind, models, server_cpus, service_env) if srv.name in args.servers
@@ -98,6 +105,7 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
             v2_url = f"{server.url}/v2/models/{kind}/infer"
             if server.name == "service" and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
+                targets.append((server, "v2-binary-batched", v2_url))
         for server, protocol, url in targets:
             run_wrk(url, bodies[protocol], 8, 1, server.process.pid, wrk_cpus)  # warm-up, not counted
         cells = []
@@ -112,7 +120,9 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
                     rounds[i].append(run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus))
             for i, (server, protocol, _) in enumerate(targets):
                 median = sorted(rounds[i], key=lambda r: r["rps"])[len(rounds[i]) // 2]
+                rows_per_request = ROWS_PER_BATCHED_REQUEST if protocol == "v2-binary-batched" else 1
                 cell = {"model": kind, "server": server.name, "protocol": protocol, "c": connections, **median}
+                cell["rows_per_request"] = rows_per_request
                 cells.append({**cell, "rounds_rps": [round(r["rps"]) for r in rounds[i]]})
                 print(json.dumps(cells[-1]), flush=True)
         for server, _ in chosen:
