@@ -90,11 +90,15 @@ class Server:
             command = ["taskset", "-c", self.cpus, *command]
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         started = time.perf_counter()
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A file, not a pipe: a pipe nobody reads fills up, and a server blocked writing its log answers nothing.
+        self.log_path = ROOT / "bench" / "work" / "logs" / f"{self.name}-{self.port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         deadline = started + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/health/ready", timeout=1) as response:
                     if response.status == 200:

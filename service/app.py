@@ -19,7 +19,7 @@ from .core.errors import ServiceError
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
 from .lifecycle import drain_on_signal
-from .middleware import RequestContextMiddleware, add_cors
+from .middleware import CLIENT_CLOSED, RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
 from .protocols import native, tfserving, v2, v2_repository
 from .protocols.http import error_response, json_response
@@ -106,7 +106,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
         # The client hung up while sending its body: nobody reads this answer, and it is not a server fault.
-        return json_response({"error": "client disconnected before the body was complete"}, 400)
+        return json_response({"error": "client disconnected before the body was complete"}, CLIENT_CLOSED)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -24,6 +24,8 @@ ERROR_BODY_MAX = 4096  # bytes of an error body kept to log its "error" message
 CAUSE_MAX = 300  # characters of that message in the log line
 # Probes and scrapes: no request metrics and no access line, so they neither skew nor flood them.
 QUIET_PREFIXES = ("/health/", "/v2/health/", "/metrics")
+# No answer was sent because the client hung up first (nginx's "client closed request"): not a server error.
+CLIENT_CLOSED = 499
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
@@ -63,7 +65,7 @@ class RequestContextMiddleware:
         record = RequestRecord(request_id_from(headers))
         token = current_request.set(record)
         id_header = (REQUEST_ID_HEADER, record.request_id.encode())
-        status = 500
+        status = 0  # no response started yet
         error_body = bytearray()
 
         async def send_with_id(message: Message) -> None:
@@ -86,9 +88,10 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
+            status = status or 500
             raise
         finally:
-            self._finish(scope, record, status, bytes(error_body))
+            self._finish(scope, record, status or CLIENT_CLOSED, bytes(error_body))
             current_request.reset(token)
 
     def _finish(self, scope: Scope, record: RequestRecord, status: int, error_body: bytes) -> None:
@@ -98,7 +101,8 @@ class RequestContextMiddleware:
         seconds = time.perf_counter() - record.started
         protocol = protocol_of(path)
         observe_request(record, protocol, status, seconds)
-        if status < 400 and not self.access_log:
+        failed = 400 <= status != CLIENT_CLOSED
+        if not failed and not self.access_log:
             return
         fields = {
             "request_id": record.request_id,
@@ -111,7 +115,7 @@ class RequestContextMiddleware:
             "status": status,
             "latency_ms": round(seconds * 1000, 3),
         }
-        if status >= 400:
+        if failed:
             fields["error"] = (record.error or _error_message(error_body))[:CAUSE_MAX]
             log.warning("request failed", extra={"fields": fields})
         else:

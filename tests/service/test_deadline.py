@@ -6,12 +6,14 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.core.batcher import Batcher
 from service.core.deadline import request_deadline, request_finished, request_started
@@ -130,6 +132,22 @@ def test_client_that_hangs_up_leaves_the_server_healthy(slow_server: RunningServ
     assert httpx.get(slow_server.url + "/health/ready").status_code == 200
     response = httpx.post(slow_server.url + "/models/slow/predict", json={"instances": ROW}, timeout=10)
     assert response.status_code == 504  # the server still answers, in time
+    # Counted as 499 (client closed request), never as a server error, and not logged as a failure.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and closed_requests(slow_server) < 3:
+        time.sleep(0.05)
+    assert closed_requests(slow_server) == 3
+    assert not [line for line in slow_server.lines if "request failed" in line and "499" in line]
+
+
+def closed_requests(server: RunningServer) -> float:
+    text = httpx.get(server.url + "/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "sigmoid_serve_requests_total" and sample.labels.get("status") == "499"
+    )
 
 
 def test_close_runs_what_is_queued_without_waiting_out_the_batch_delay() -> None:
