@@ -133,7 +133,11 @@ TFSERVING_PREDICT_RESPONSE_EXAMPLE = {
     ]
 }
 
-V2_SERVER_METADATA_EXAMPLE = {"name": "sigmoid-serve", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
+V2_SERVER_METADATA_EXAMPLE = {
+    "name": "sigmoid-serve",
+    "version": "0.1.0",
+    "extensions": ["binary_tensor_data", "model_repository"],
+}
 V2_HEALTH_EXAMPLES = {"live": {"live": True}, "ready": {"ready": True}}
 V2_MODEL_READY_EXAMPLE = {"name": DEMO_MODEL, "ready": True}
 V2_MODEL_METADATA_EXAMPLE = {

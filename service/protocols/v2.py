@@ -40,6 +40,9 @@ from .v2_codec import (
     split_body,
 )
 
+# Triton's names: binary tensors (v2_codec.py) and model repository control (v2_repository.py).
+EXTENSIONS = [BINARY_EXTENSION, "model_repository"]
+
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 # The hot path: included ahead of the other routers (FastAPI tries routes in order) and without per-request
 # dependency solving.
@@ -54,7 +57,7 @@ BINARY_TYPES = ("application/octet-stream",)
 @router.get("", responses=ok_example(V2_SERVER_METADATA_EXAMPLE))
 async def server_metadata(request: Request) -> Response:
     """Server name, version and the protocol extensions it implements."""
-    return json_response({"name": request.app.title, "version": request.app.version, "extensions": [BINARY_EXTENSION]})
+    return json_response({"name": request.app.title, "version": request.app.version, "extensions": EXTENSIONS})
 
 
 @router.get("/health/live", responses={**ok_example(V2_HEALTH_EXAMPLES["live"]), **error_responses(503)})

@@ -30,7 +30,7 @@ def test_tritonclient_health_and_metadata(triton_client: triton.InferenceServerC
     assert triton_client.is_model_ready("linear", "2")
     assert not triton_client.is_model_ready("linear", "1")  # on disk, but version 2 is the one served
     server = triton_client.get_server_metadata()
-    assert server["name"] == "sigmoid-serve" and "binary_tensor_data" in server["extensions"]
+    assert server["name"] == "sigmoid-serve" and {"binary_tensor_data", "model_repository"} <= set(server["extensions"])
     metadata = triton_client.get_model_metadata("pair")
     assert metadata["name"] == "pair" and metadata["versions"] == ["1"] and metadata["platform"] == "onnxruntime_onnx"
     assert metadata["inputs"] == [
