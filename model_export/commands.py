@@ -10,8 +10,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from model_export.errors import ExportError
-from model_export.labels import parse_threshold
+from model_export.labels import parse_threshold, parse_thresholds_arg
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -21,13 +20,7 @@ def parse_target(value: str, option: str) -> float | dict[str, float]:
     """`0.9` (every label) or `a=0.9,b=0.8` (named labels)."""
     if "=" not in value:
         return parse_threshold(value, what=option)
-    targets = {}
-    for item in value.split(","):
-        name, sep, number = item.partition("=")
-        if not sep or not name.strip():
-            raise ExportError(f"{option} expects 0.9 or label=value pairs like a=0.9,b=0.8, got {item!r}")
-        targets[name.strip()] = parse_threshold(number, what=f"{option} for {name.strip()!r}")
-    return targets
+    return parse_thresholds_arg(value, option)
 
 
 def run_calibrate(argv: Sequence[str]) -> int:

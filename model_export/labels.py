@@ -23,14 +23,14 @@ def parse_labels_arg(value: str) -> list[str]:
     return [part.strip() for part in value.split(",")]
 
 
-def parse_thresholds_arg(value: str) -> dict[str, float]:
+def parse_thresholds_arg(value: str, option: str = "--thresholds") -> dict[str, float]:
     """`a=0.3,b=0.7` → {"a": 0.3, "b": 0.7}."""
     thresholds: dict[str, float] = {}
     for item in value.split(","):
         name, sep, number = item.partition("=")
         if not sep or not name.strip():
-            raise ExportError(f"--thresholds expects label=value pairs separated by commas, got {item!r}")
-        thresholds[name.strip()] = parse_threshold(number, what=f"threshold for {name.strip()!r}")
+            raise ExportError(f"{option} expects label=value pairs separated by commas, got {item!r}")
+        thresholds[name.strip()] = parse_threshold(number, what=f"{option} for {name.strip()!r}")
     return thresholds
 
 
