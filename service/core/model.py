@@ -149,8 +149,9 @@ def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
     if array.ndim and array.shape[0] == 0:
         raise InvalidInput(f"empty batch: input {spec.name!r} has no rows; send at least one")
     if array.dtype.kind not in "iuf":
-        kind = "ragged (rows of different lengths)" if array.dtype.kind == "O" else f"of type {array.dtype}"
-        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it is {kind}")
+        # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
+        kind = "holds null or objects" if array.dtype.kind == "O" else f"is of type {array.dtype}"
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {kind}")
     if array.ndim != len(spec.shape) or any(
         want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
     ):

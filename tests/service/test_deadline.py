@@ -120,34 +120,48 @@ def test_bad_timeout_header_is_a_400(slow_server: RunningServer) -> None:
     assert response.status_code == 400 and "X-Request-Timeout-Ms" in response.json()["error"]
 
 
-def test_client_that_hangs_up_leaves_the_server_healthy(slow_server: RunningServer) -> None:
+def hang_up(server: RunningServer, times: int) -> None:
+    """Send whole predict requests over raw sockets and close them without reading the answer."""
     body = json.dumps({"instances": ROW}).encode()
     request = (
         f"POST /models/slow/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    for _ in range(3):
-        with socket.create_connection(("127.0.0.1", slow_server.port)) as sock:
-            sock.sendall(request)  # and hang up without reading the answer
+    for _ in range(times):
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(request)
+
+
+def test_client_that_hangs_up_leaves_the_server_healthy(slow_server: RunningServer) -> None:
+    hang_up(slow_server, 3)
     assert httpx.get(slow_server.url + "/health/ready").status_code == 200
     response = httpx.post(slow_server.url + "/models/slow/predict", json={"instances": ROW}, timeout=10)
     assert response.status_code == 504  # the server still answers, in time
-    # Counted as 499 (client closed request), never as a server error, and not logged as a failure.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and closed_requests(slow_server) < 3:
-        time.sleep(0.05)
-    assert closed_requests(slow_server) == 3
-    assert not [line for line in slow_server.lines if "request failed" in line and "499" in line]
 
 
-def closed_requests(server: RunningServer) -> float:
-    text = httpx.get(server.url + "/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "sigmoid_serve_requests_total" and sample.labels.get("status") == "499"
-    )
+def test_client_hang_ups_count_as_499_not_server_errors(tmp_path: Path) -> None:
+    publish_linear(tmp_path, "slow", 1, seed=1)
+    # No deadline and a batch that waits 10 minutes: only the hang-up itself can end these requests.
+    env = {"MODEL_REPOSITORY": str(tmp_path), "MAX_BATCH_DELAY_MS": "600000", "REQUEST_TIMEOUT_MS": "0"}
+    server = RunningServer(env)
+    try:
+        hang_up(server, 3)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and requests_by_status(server).get("499", 0) < 3:
+            time.sleep(0.05)
+        assert requests_by_status(server) == {"499": 3}
+        assert not [line for line in server.lines if "request failed" in line]
+    finally:
+        server.stop()
+
+
+def requests_by_status(server: RunningServer) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(server.url + "/metrics").text):
+        for sample in family.samples:
+            if sample.name == "sigmoid_serve_requests_total":
+                counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
+    return counts
 
 
 def test_close_runs_what_is_queued_without_waiting_out_the_batch_delay() -> None:

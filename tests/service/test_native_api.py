@@ -96,6 +96,7 @@ BAD_REQUESTS = [
     ("wrong rank", "/models/linear/predict", {"instances": [1, 2, 3, 4]}, None, 400, "shape [4]"),
     ("ragged", "/models/linear/predict", {"instances": [ROW, [1, 2]]}, None, 400, "features"),
     ("strings", "/models/linear/predict", {"instances": [["a", "b", "c", "d"]]}, None, 400, "must hold numbers"),
+    ("null in a row", "/models/linear/predict", {"instances": [[None, 1, 2, 3]]}, None, 400, "holds null"),
     ("booleans", "/models/linear/predict", {"instances": [[True, False, True, True]]}, None, 400, "must hold numbers"),
     ("huge number", "/models/linear/predict", {"instances": [[1e300, 0, 0, 0]]}, None, 400, "too large"),
     ("over batch limit", "/models/linear/predict", {"instances": [ROW] * 17}, None, 400, "MAX_BATCH_SIZE"),
