@@ -7,8 +7,8 @@ one gathers in the queue. The queue is bounded in rows: when it is full the call
 at once instead of waiting behind an ever longer line.
 
 Where a batch runs: on the model's own single thread, so the event loop keeps parsing requests meanwhile;
-but a batch expected to finish faster than a thread hand-off costs (`inline_below_s`, from the measured
-time per row) runs on the event loop directly.
+but a batch expected to finish faster than a thread hand-off costs (`inline_below_s`, predicted from the
+model's cost measured at warm-up) runs on the event loop directly.
 """
 
 from __future__ import annotations
@@ -55,12 +55,12 @@ class Batcher:
         max_queue_rows: int,
         observer: BatchObserver | None = None,
         *,
-        seconds_per_row: float | None = None,
+        predict_seconds: Callable[[int], float] | None = None,
         inline_below_s: float = 0.0,
     ) -> None:
         self._run = run
         self._observer = observer
-        self._seconds_per_row = seconds_per_row
+        self._predict_seconds = predict_seconds
         self._inline_below_s = inline_below_s
         self._executor: ThreadPoolExecutor | None = None
         self._max_batch_size = max_batch_size
@@ -180,7 +180,7 @@ class Batcher:
             start = end
 
     async def _call(self, arrays: Arrays, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._seconds_per_row is not None and self._seconds_per_row * rows < self._inline_below_s:
+        if self._predict_seconds is not None and self._predict_seconds(rows) < self._inline_below_s:
             return self._run(arrays)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxruntime")

@@ -24,6 +24,17 @@ _ORT_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class RunCost:
+    """Seconds one ONNX Runtime call takes, as a line in the number of rows (fitted at warm-up)."""
+
+    fixed_s: float
+    per_row_s: float
+
+    def seconds(self, rows: int) -> float:
+        return self.fixed_s + self.per_row_s * rows
+
+
 class ModelLoadError(Exception):
     """The file is not a model this service can serve; the message says why."""
 
@@ -38,7 +49,7 @@ class LoadedModel:
     labels: list[str]
     thresholds: np.ndarray
     metadata: dict[str, str]
-    seconds_per_row: float | None = None  # measured by warm_up: lets the batcher run tiny batches inline
+    run_cost: RunCost | None = None  # measured by warm_up: lets the batcher run cheap batches inline
 
     @classmethod
     def load(cls, name: str, version: int, path: Path, intra_op_threads: int = 1) -> LoadedModel:
@@ -77,17 +88,35 @@ class LoadedModel:
         probabilities, logits = self.session.run([OUTPUT_PROBABILITIES, OUTPUT_LOGITS], arrays)
         return probabilities, logits
 
-    def warm_up(self) -> None:
-        rows = {s.name: np.zeros((1, *(d or 1 for d in s.row_shape)), s.dtype) for s in self.inputs}
-        probabilities, _ = self.run(rows)
-        timings = []
-        for _ in range(5):
-            started = time.perf_counter()
-            self.run(rows)
-            timings.append(time.perf_counter() - started)
-        self.seconds_per_row = min(timings)
+    def warm_up(self, max_rows: int = 1, cheap_s: float = 1e-3) -> None:
+        """First runs (ORT allocates on them), a sanity check, and the cost of a batch: at 1 row, and at `max_rows`
+        when one row is cheaper than `cheap_s` (a costlier model is never run inline, so its slope is not needed)."""
+        one_row = self._zeros(1)
+        probabilities, _ = self.run(one_row)
         if probabilities.shape != (1, len(self.labels)) or not np.all(np.isfinite(probabilities)):
             raise ModelLoadError(f"warm-up inference gave {probabilities.shape} / non-finite probabilities")
+        single = self._fastest_run(one_row, 5)
+        self.run_cost = RunCost(0.0, single)  # the cautious line: every row costs what one row alone costs
+        if max_rows <= 1 or single >= cheap_s or any(s.shape[0] is not None for s in self.inputs):
+            return
+        try:
+            full = self._fastest_run(self._zeros(max_rows), 3)
+        except Exception:  # ORT refusing a large batch is for serving to report, not for warm-up
+            return
+        per_row = max(full - single, 0.0) / (max_rows - 1)
+        self.run_cost = RunCost(single - per_row, per_row)
+
+    def _zeros(self, rows: int) -> dict[str, np.ndarray]:
+        return {s.name: np.zeros((rows, *(d or 1 for d in s.row_shape)), s.dtype) for s in self.inputs}
+
+    def _fastest_run(self, arrays: dict[str, np.ndarray], repeats: int) -> float:
+        self.run(arrays)  # ORT sizes its buffers on the first call at a new batch size
+        timings = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            self.run(arrays)
+            timings.append(time.perf_counter() - started)
+        return min(timings)
 
     def resolve_thresholds(self, spec: ThresholdSpec) -> np.ndarray:
         if spec is None:

@@ -212,7 +212,7 @@ class ModelRegistry:
     def _load_and_warm(self, name: str, version: int, path: Path) -> LoadedModel:
         try:
             model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
-            model.warm_up()
+            model.warm_up(self.settings.max_batch_size)
         except ModelLoadError:
             raise
         except Exception as exc:  # e.g. ORT failing the warm-up run: still this file's fault, so a rejection
@@ -228,7 +228,7 @@ class ModelRegistry:
             s.max_batch_delay_ms,
             s.max_queue_rows,
             observer,
-            seconds_per_row=model.seconds_per_row,
+            predict_seconds=model.run_cost.seconds if model.run_cost else None,
             inline_below_s=s.inline_run_us / 1e6,
         )
 

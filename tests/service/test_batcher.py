@@ -15,7 +15,7 @@ import pytest
 from service.app import create_app
 from service.core.batcher import Batcher
 from service.core.errors import Overloaded
-from service.core.model import LoadedModel
+from service.core.model import LoadedModel, RunCost
 from service.settings import Settings
 from tests.onnx_models import linear_model
 from tests.server import RunningServer
@@ -185,7 +185,8 @@ def test_a_full_batch_does_not_wait_for_the_delay() -> None:
 def test_tiny_batches_run_inline_and_others_on_the_model_thread() -> None:
     async def thread_used(seconds_per_row: float) -> int:
         recorder = Recorder()
-        batcher = Batcher(recorder, 64, 0, 1024, seconds_per_row=seconds_per_row, inline_below_s=50e-6)
+        predict = RunCost(0.0, seconds_per_row).seconds
+        batcher = Batcher(recorder, 64, 0, 1024, predict_seconds=predict, inline_below_s=50e-6)
         await batcher.submit({"features": np.ones((2, 4), np.float32)}, 2)
         await batcher.close()
         return recorder.threads[0]
@@ -193,6 +194,29 @@ def test_tiny_batches_run_inline_and_others_on_the_model_thread() -> None:
     loop_thread = threading.get_ident()
     assert asyncio.run(thread_used(1e-6)) == loop_thread
     assert asyncio.run(thread_used(1e-3)) != loop_thread
+
+
+def test_the_inline_decision_counts_the_rows_of_the_batch() -> None:
+    async def thread_used(rows: int) -> int:
+        recorder = Recorder()
+        predict = RunCost(40e-6, 1e-6).seconds  # a fixed cost per call and a small one per row
+        batcher = Batcher(recorder, 64, 0, 1024, predict_seconds=predict, inline_below_s=50e-6)
+        await batcher.submit({"features": np.ones((rows, 4), np.float32)}, rows)
+        await batcher.close()
+        return recorder.threads[0]
+
+    loop_thread = threading.get_ident()
+    assert asyncio.run(thread_used(2)) == loop_thread  # 42 µs predicted
+    assert asyncio.run(thread_used(20)) != loop_thread  # 60 µs predicted
+
+
+def test_warm_up_fits_the_cost_of_a_batch(model: LoadedModel) -> None:
+    model.warm_up(max_rows=64)
+    cost = model.run_cost
+    assert cost is not None and cost.per_row_s >= 0 and cost.seconds(1) > 0
+    assert cost.seconds(64) >= cost.seconds(1)
+    model.warm_up(max_rows=64, cheap_s=0.0)  # "too costly to ever run inline": one row measured, all of it per row
+    assert model.run_cost.fixed_s == 0.0 and model.run_cost.per_row_s > 0
 
 
 def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
