@@ -28,7 +28,18 @@ WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
 SHAPES = {"mlp": (64,), "cnn": (64, 64, 3)}
 CONCURRENCY = (1, 8, 64)
-ROWS_PER_BATCHED_REQUEST = 8  # the CNN's best batch size in raw ONNX Runtime
+# A client that batches for itself: the CNN's best batch size in raw ONNX Runtime, and MAX_BATCH_SIZE.
+CLIENT_BATCHES = (8, 64)
+
+
+def batched(rows: int) -> str:
+    return f"v2-binary x{rows}"
+
+
+def rows_per_request(protocol: str) -> int:
+    return int(protocol.rsplit("x", 1)[1]) if protocol.startswith("v2-binary x") else 1
+
+
 INPUT_NAME = (
     "import json, sys, onnxruntime as o; print(json.dumps(o.InferenceSession(sys.argv[1]).get_inputs()[0].name))"
 )
@@ -79,7 +90,7 @@ def servers_for(kind: str, models: dict, cpus: str | None, service_env: dict[str
     ]
 
 
-def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
+def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_rows: int) -> dict:
     seconds, server_cpus, wrk_cpus = args.seconds, args.server_cpus, args.wrk_cpus
     service_env = dict(item.split("=", 1) for item in args.service_env)
     rows = one_row(SHAPES[kind])
@@ -87,10 +98,11 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
     bodies = {
         "json": json_body(rows, WORK / f"{kind}.json"),
         "v2-binary": v2_binary_body(rows, input_name, WORK / f"{kind}.v2.bin"),
-        # What a client that batches for itself sends: the same path, ROWS_PER_BATCHED_REQUEST rows per request.
-        "v2-binary-batched": v2_binary_body(
-            np.repeat(rows, ROWS_PER_BATCHED_REQUEST, axis=0), input_name, WORK / f"{kind}.v2x.bin"
-        ),
+        # The same path with several rows per request, as a client that batches for itself sends.
+        **{
+            batched(n): v2_binary_body(np.repeat(rows, n, axis=0), input_name, WORK / f"{kind}.v2x{n}.bin")
+            for n in CLIENT_BATCHES
+        },
     }
     chosen = [
         (srv, path) for srv, path in servers_for(kind, models, server_cpus, service_env) if srv.name in args.servers
@@ -105,24 +117,25 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace) -> dict:
             v2_url = f"{server.url}/v2/models/{kind}/infer"
             if server.name == "service" and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
-                targets.append((server, "v2-binary-batched", v2_url))
+                targets += [(server, batched(n), v2_url) for n in CLIENT_BATCHES]
         for server, protocol, url in targets:
             run_wrk(url, bodies[protocol], 8, 1, server.process.pid, wrk_cpus)  # warm-up, not counted
         cells = []
         for connections in map(int, args.concurrency.split(",")):
+            # Not run: more rows in flight than the service queues (MAX_QUEUE_ROWS) would measure its 503s.
+            cell_targets = [t for t in targets if rows_per_request(t[1]) * connections <= max_queue_rows]
             # Round-robin: every target gets a slot in each round, so a burst of load from elsewhere on the machine
             # hits them all alike; the cell keeps each target's median round.
-            rounds: dict[int, list[dict]] = {i: [] for i in range(len(targets))}
+            rounds: dict[int, list[dict]] = {i: [] for i in range(len(cell_targets))}
             for _ in range(args.rounds):
-                for i, (server, protocol, url) in enumerate(targets):
+                for i, (server, protocol, url) in enumerate(cell_targets):
                     # The naive server needs seconds per request at c=64: a short window would count none.
                     window = max(seconds, 6) if server.name == "naive" else seconds
                     rounds[i].append(run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus))
-            for i, (server, protocol, _) in enumerate(targets):
+            for i, (server, protocol, _) in enumerate(cell_targets):
                 median = sorted(rounds[i], key=lambda r: r["rps"])[len(rounds[i]) // 2]
-                rows_per_request = ROWS_PER_BATCHED_REQUEST if protocol == "v2-binary-batched" else 1
                 cell = {"model": kind, "server": server.name, "protocol": protocol, "c": connections, **median}
-                cell["rows_per_request"] = rows_per_request
+                cell["rows_per_request"] = rows_per_request(protocol)
                 cells.append({**cell, "rounds_rps": [round(r["rps"]) for r in rounds[i]]})
                 print(json.dumps(cells[-1]), flush=True)
         for server, _ in chosen:
@@ -172,7 +185,7 @@ def main() -> None:
         run["models"][kind] = {
             "onnx_from": models[kind]["onnx_from"],
             "raw_ort": limit,
-            **bench_model(kind, models, args),
+            **bench_model(kind, models, args, settings.max_queue_rows),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2, default=str))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
+from .batch_cost import BatchCost
+from .batch_cost import measure as measure_batch_cost
 from .errors import InvalidInput
 from .types import InputSpec, ThresholdSpec
 
@@ -22,17 +23,6 @@ _ORT_TYPES = {
     "tensor(int32)": np.dtype(np.int32),
     "tensor(int64)": np.dtype(np.int64),
 }
-
-
-@dataclass(frozen=True)
-class RunCost:
-    """Seconds one ONNX Runtime call takes, as a line in the number of rows (fitted at warm-up)."""
-
-    fixed_s: float
-    per_row_s: float
-
-    def seconds(self, rows: int) -> float:
-        return self.fixed_s + self.per_row_s * rows
 
 
 class ModelLoadError(Exception):
@@ -49,7 +39,7 @@ class LoadedModel:
     labels: list[str]
     thresholds: np.ndarray
     metadata: dict[str, str]
-    run_cost: RunCost | None = None  # measured by warm_up: lets the batcher run cheap batches inline
+    cost: BatchCost | None = None  # measured by warm_up
 
     @classmethod
     def load(cls, name: str, version: int, path: Path, intra_op_threads: int = 1) -> LoadedModel:
@@ -84,39 +74,34 @@ class LoadedModel:
         return [spec.name for spec in self.inputs]
 
     def run(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and logits for already validated inputs (blocking: call it off the event loop)."""
+        """Probabilities and logits for already validated inputs (blocking: call it off the event loop).
+
+        A batch larger than the model's most efficient size runs as chunks of that size."""
+        rows = next(iter(arrays.values())).shape[0]
+        step = self.cost.chunk_rows if self.cost else rows
+        if rows <= step:
+            return self._run_once(arrays)
+        parts = [self._run_once({k: v[i : i + step] for k, v in arrays.items()}) for i in range(0, rows, step)]
+        return np.concatenate([p for p, _ in parts]), np.concatenate([logits for _, logits in parts])
+
+    def _run_once(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         probabilities, logits = self.session.run([OUTPUT_PROBABILITIES, OUTPUT_LOGITS], arrays)
         return probabilities, logits
 
-    def warm_up(self, max_rows: int = 1, cheap_s: float = 1e-3) -> None:
-        """First runs (ORT allocates on them), a sanity check, and the cost of a batch: at 1 row, and at `max_rows`
-        when one row is cheaper than `cheap_s` (a costlier model is never run inline, so its slope is not needed)."""
-        one_row = self._zeros(1)
-        probabilities, _ = self.run(one_row)
+    def warm_up(self, max_rows: int = 1, budget_s: float = 0.25) -> None:
+        """First runs (ORT allocates on them), a sanity check, and the cost of a call at each batch size."""
+        probabilities, _ = self._run_once(self._zeros(1))
         if probabilities.shape != (1, len(self.labels)) or not np.all(np.isfinite(probabilities)):
             raise ModelLoadError(f"warm-up inference gave {probabilities.shape} / non-finite probabilities")
-        single = self._fastest_run(one_row, 5)
-        self.run_cost = RunCost(0.0, single)  # the cautious line: every row costs what one row alone costs
-        if max_rows <= 1 or single >= cheap_s or any(s.shape[0] is not None for s in self.inputs):
-            return
+        if any(s.shape[0] is not None for s in self.inputs):
+            max_rows = 1  # a fixed batch dimension: one row per call is all this model takes
         try:
-            full = self._fastest_run(self._zeros(max_rows), 3)
-        except Exception:  # ORT refusing a large batch is for serving to report, not for warm-up
-            return
-        per_row = max(full - single, 0.0) / (max_rows - 1)
-        self.run_cost = RunCost(single - per_row, per_row)
+            self.cost = measure_batch_cost(self._run_once, self._zeros, max_rows, budget_s)
+        except Exception:  # ORT refusing a larger batch is for serving to report: measure one row only
+            self.cost = measure_batch_cost(self._run_once, self._zeros, 1, budget_s)
 
     def _zeros(self, rows: int) -> dict[str, np.ndarray]:
         return {s.name: np.zeros((rows, *(d or 1 for d in s.row_shape)), s.dtype) for s in self.inputs}
-
-    def _fastest_run(self, arrays: dict[str, np.ndarray], repeats: int) -> float:
-        self.run(arrays)  # ORT sizes its buffers on the first call at a new batch size
-        timings = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            self.run(arrays)
-            timings.append(time.perf_counter() - started)
-        return min(timings)
 
     def resolve_thresholds(self, spec: ThresholdSpec) -> np.ndarray:
         if spec is None:

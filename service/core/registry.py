@@ -228,7 +228,7 @@ class ModelRegistry:
             s.max_batch_delay_ms,
             s.max_queue_rows,
             observer,
-            predict_seconds=model.run_cost.seconds if model.run_cost else None,
+            predict_seconds=model.cost.seconds if model.cost else None,
             inline_below_s=s.inline_run_us / 1e6,
         )
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from service.app import create_app
+from service.core.batch_cost import BatchCost
 from service.core.batcher import Batcher
 from service.core.errors import Overloaded
-from service.core.model import LoadedModel, RunCost
+from service.core.model import LoadedModel
 from service.settings import Settings
 from tests.onnx_models import linear_model
 from tests.server import RunningServer
@@ -185,7 +186,7 @@ def test_a_full_batch_does_not_wait_for_the_delay() -> None:
 def test_tiny_batches_run_inline_and_others_on_the_model_thread() -> None:
     async def thread_used(seconds_per_row: float) -> int:
         recorder = Recorder()
-        predict = RunCost(0.0, seconds_per_row).seconds
+        predict = BatchCost(0.0, seconds_per_row, 64).seconds
         batcher = Batcher(recorder, 64, 0, 1024, predict_seconds=predict, inline_below_s=50e-6)
         await batcher.submit({"features": np.ones((2, 4), np.float32)}, 2)
         await batcher.close()
@@ -199,7 +200,7 @@ def test_tiny_batches_run_inline_and_others_on_the_model_thread() -> None:
 def test_the_inline_decision_counts_the_rows_of_the_batch() -> None:
     async def thread_used(rows: int) -> int:
         recorder = Recorder()
-        predict = RunCost(40e-6, 1e-6).seconds  # a fixed cost per call and a small one per row
+        predict = BatchCost(40e-6, 1e-6, 64).seconds  # a fixed cost per call and a small one per row
         batcher = Batcher(recorder, 64, 0, 1024, predict_seconds=predict, inline_below_s=50e-6)
         await batcher.submit({"features": np.ones((rows, 4), np.float32)}, rows)
         await batcher.close()
@@ -210,13 +211,23 @@ def test_the_inline_decision_counts_the_rows_of_the_batch() -> None:
     assert asyncio.run(thread_used(20)) != loop_thread  # 60 µs predicted
 
 
-def test_warm_up_fits_the_cost_of_a_batch(model: LoadedModel) -> None:
+def test_warm_up_measures_the_cost_of_a_call(model: LoadedModel) -> None:
     model.warm_up(max_rows=64)
-    cost = model.run_cost
+    cost = model.cost
     assert cost is not None and cost.per_row_s >= 0 and cost.seconds(1) > 0
-    assert cost.seconds(64) >= cost.seconds(1)
-    model.warm_up(max_rows=64, cheap_s=0.0)  # "too costly to ever run inline": one row measured, all of it per row
-    assert model.run_cost.fixed_s == 0.0 and model.run_cost.per_row_s > 0
+    assert 1 <= cost.chunk_rows <= 64 and cost.seconds(64) >= cost.seconds(1)
+
+
+def test_a_batch_larger_than_the_chunk_size_gives_the_same_rows(model: LoadedModel) -> None:
+    rows = np.random.default_rng(3).normal(size=(10, 4)).astype(np.float32)
+    whole = model.session.run(["probabilities", "logits"], {"features": rows})
+    model.cost = BatchCost(0.0, 1e-6, chunk_rows=3)  # 10 rows: chunks of 3, 3, 3 and 1
+    try:
+        probabilities, logits = model.run({"features": rows})
+    finally:
+        model.warm_up(max_rows=64)
+    np.testing.assert_array_equal(probabilities, whole[0])
+    np.testing.assert_array_equal(logits, whole[1])
 
 
 def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
