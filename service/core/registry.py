@@ -222,11 +222,9 @@ class ModelRegistry:
     def _batcher_for(self, model: LoadedModel) -> Batcher:
         s = self.settings
         observer = observability.BatchObserver(model.name)
-        # Gathering past the model's most efficient size would only copy rows together for run() to split again.
-        batch_rows = min(s.max_batch_size, model.cost.chunk_rows) if model.cost else s.max_batch_size
         return Batcher(
             model.run,
-            batch_rows,
+            s.max_batch_size,
             s.max_batch_delay_ms,
             s.max_queue_rows,
             observer,
