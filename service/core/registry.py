@@ -182,11 +182,12 @@ class ModelRegistry:
             state.rejected.pop(version, None)
             state.served = ServedModel(model, self._batcher_for(model), before)
             log.info(
-                "model %s version %s loaded in %.2fs (%d labels)%s",
+                "model %s version %s loaded in %.2fs (%d labels; %s)%s",
                 state.name,
                 version,
                 seconds,
                 len(model.labels),
+                _describe_cost(model),
                 f", replacing version {served.model.version}" if served else "",
             )
             self._notify(ModelEvent("loaded", state.name, version, seconds))
@@ -281,3 +282,10 @@ class ModelRegistry:
         if not self.models:
             return [f"no model found in {self.settings.model_repository} (expected NAME/VERSION/model.onnx)"]
         return [f"{s.name}: {s.error or 'not loaded'}" for s in self.models.values() if not s.ready and not s.unloaded]
+
+
+def _describe_cost(model: LoadedModel) -> str:
+    cost = model.cost
+    if cost is None:
+        return "cost not measured"
+    return f"{cost.seconds(1) * 1e6:.0f} µs for 1 row, run in chunks of up to {cost.chunk_rows} rows"
