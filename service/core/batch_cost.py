@@ -45,15 +45,20 @@ def measure(run: RunFn, zeros: Callable[[int], Arrays], max_rows: int, budget_s:
         seconds[rows] = _median_call(run, zeros(rows))
         spent += time.perf_counter() - started
         per_row[rows] = seconds[rows] / rows
-    best = min(per_row.values())
-    chunk = max(rows for rows, cost in per_row.items() if cost <= best * TIE)
-    if chunk == max(per_row):  # still getting cheaper per row where measuring stopped: no reason to cut batches
-        chunk = max_rows
+    chunk = most_efficient(per_row, max_rows)
     measured = max(rows for rows in per_row if rows <= chunk)
     if measured == 1:
         return BatchCost(0.0, seconds[1], chunk)
     slope = max(seconds[measured] - seconds[1], 0.0) / (measured - 1)
     return BatchCost(max(seconds[1] - slope, 0.0), slope, chunk)
+
+
+def most_efficient(per_row: dict[int, float], max_rows: int) -> int:
+    """The batch size with the cheapest row (the larger one on a near tie). If rows were still getting cheaper at
+    the largest size measured (the budget ran out first), nothing says larger batches are worse: `max_rows`."""
+    best = min(per_row.values())
+    chosen = max(rows for rows, cost in per_row.items() if cost <= best * TIE)
+    return max_rows if chosen == max(per_row) else chosen
 
 
 def _sizes(max_rows: int) -> list[int]:
