@@ -1,0 +1,57 @@
+"""The bench's report: the ratios and target lines come from the cells of one run (no timing is asserted here)."""
+
+from __future__ import annotations
+
+from bench.report import render
+from bench.run import rows_per_request
+
+
+def cell(server: str, protocol: str, c: int, rps: float, p99: float = 10.0) -> dict:
+    rows = rows_per_request(protocol)
+    return {"server": server, "protocol": protocol, "c": c, "rps": rps, "p50_ms": 1.0, "p99_ms": p99, "errors": 0,
+            "cpu_us_per_request": 100.0, "rows_per_request": rows}  # fmt: skip
+
+
+def run() -> dict:
+    servers = {"service": {"cold_start_s": 0.5, "tensorflow_loaded": False, "rss_mb": {"1": 90.0}}}
+    return {
+        "date": "2026-11-27T00:00:00+00:00",
+        "machine": {"cpu": "test", "cores": 2, "python": "3.11", "load_avg": (0.0, 0.0, 0.0)},
+        "pinning": {"server": None, "wrk": None},
+        "seconds_per_cell": 2.0,
+        "rounds": 3,
+        "settings": {},
+        "models": {
+            "mlp": {
+                "raw_ort": {"1": {"1": 100_000.0}},
+                "servers": servers,
+                "cells": [cell("service", "json", 64, 3000, p99=24.0), cell("minimal", "json", 64, 1000)],
+            },
+            "cnn": {
+                "raw_ort": {"1": {"1": 9_000.0, "8": 11_000.0}, "2": {"8": 20_000.0}},
+                "servers": {},
+                "cells": [
+                    cell("service", "json", 64, 300),
+                    cell("minimal", "json", 64, 100),
+                    cell("service", "v2-binary", 8, 2000),
+                    cell("service", "v2-binary x8", 8, 1000),
+                    cell("service", "v2-binary x64", 8, 160),
+                ],
+            },
+        },
+    }
+
+
+def test_rows_per_request_come_from_the_protocol_name() -> None:
+    assert [rows_per_request(p) for p in ("json", "v2-binary", "v2-binary x8", "v2-binary x64")] == [1, 1, 8, 64]
+
+
+def test_targets_are_judged_from_the_cells_of_the_run() -> None:
+    report = render(run())
+    assert "- met: MLP c=64 >= 2.5x minimal req/s (3.0x)" in report
+    assert "- met: MLP c=64 p99 <= 25 ms (24.0 ms)" in report
+    assert "- met: CNN c=64 JSON >= 2.5x minimal req/s (3.0x)" in report
+    # Raw ONNX Runtime's best over threads and batch sizes is 20,000 rows/s.
+    assert "- NOT met: CNN v2-binary (1 rows/request) >= 50% of raw ORT best rows/s (10%)" in report
+    assert "- NOT met: CNN v2-binary x8 (8 rows/request) >= 50% of raw ORT best rows/s (40%)" in report
+    assert "- met: CNN v2-binary x64 (64 rows/request) >= 50% of raw ORT best rows/s (51%)" in report
