@@ -9,6 +9,7 @@ nobody will read are never run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,26 +38,25 @@ class RequestDeadlineMiddleware:
 
 
 class _CancelOnDisconnect:
-    """Runs the app in the request's own task; a listener cancels that task if the client hangs up early."""
-
     def __init__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         self.app, self.scope, self.receive, self.send = app, scope, receive, send
-        self.request_task: asyncio.Task | None = None
+        self.handler: asyncio.Task | None = None
         self.listener: asyncio.Task | None = None
         self.response_started = False
         self.client_gone = False
 
     async def run(self) -> None:
-        self.request_task = asyncio.current_task()
+        self.handler = asyncio.ensure_future(self.app(self.scope, self._receive, self._send))
         try:
-            await self.app(self.scope, self._receive, self._send)
+            await self.handler
         except asyncio.CancelledError:
-            # Ours to swallow only if the hang-up was the one cancellation (not also a shutdown).
-            if not self.client_gone or self.request_task.uncancel() > 0:
-                raise
+            if not self.client_gone:
+                raise  # cancelled from outside (shutdown): not ours to swallow
         finally:
             if self.listener is not None:
-                self.listener.cancel()  # from here on it cannot cancel the request task: it never runs again
+                self.listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.listener
 
     async def _receive(self) -> Message:
         message = await self.receive()
@@ -72,7 +72,7 @@ class _CancelOnDisconnect:
 
     async def _listen(self) -> None:
         message = await self.receive()
-        if message["type"] == "http.disconnect" and not self.response_started and self.request_task is not None:
+        if message["type"] == "http.disconnect" and not self.response_started and self.handler is not None:
             self.client_gone = True
             log.debug("client hung up before its answer: cancelling %s %s", self.scope["method"], self.scope["path"])
-            self.request_task.cancel()
+            self.handler.cancel()
