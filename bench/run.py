@@ -155,7 +155,7 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="wrk duration of each round of each cell")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per cell (the median round is kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per cell (the median round is kept)")
     parser.add_argument("--server-cpus", default=None, help="taskset CPU list for servers (default: not pinned)")
     parser.add_argument("--wrk-cpus", default=None, help="taskset CPU list for wrk (default: not pinned)")
     parser.add_argument("--models", default="mlp,cnn")

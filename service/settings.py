@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
     # 2 intra-op threads cost ~1.8x the CPU per request (ORT's threads spin) for no gain at 1 row per request.
     ort_intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per inference (0 = ORT picks).")
-    max_batch_size: int = Field(64, ge=1, description="Most rows in one request and in one ONNX Runtime call.")
+    max_batch_size: int = Field(
+        64, ge=1, description="Most rows in one request and in one batch (run in chunks of the model's best size)."
+    )
     # 0: under load a batch gathers while the previous one runs, so waiting on purpose only adds latency; for models
     # that get much faster per row in larger batches (not the bench's: the CNN's best batch is ~1.1-1.5x batch 1).
     max_batch_delay_ms: float = Field(
