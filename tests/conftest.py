@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.onnx_models import linear_model, two_input_model
-from tests.server import ROOT, RunningServer
+from tests.server import ROOT, RunningServer, client_for, serving
 
 DEMO_REPOSITORY = ROOT / "models"
 
@@ -28,12 +28,9 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(repository: Path) -> Iterator[RunningServer]:
-    running = RunningServer({"MODEL_REPOSITORY": str(repository), "MAX_BATCH_SIZE": "16", "MAX_BODY_BYTES": "65536"})
-    yield running
-    running.stop()
+    yield from serving({"MODEL_REPOSITORY": str(repository), "MAX_BATCH_SIZE": "16", "MAX_BODY_BYTES": "65536"})
 
 
 @pytest.fixture
 def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        yield http
+    yield from client_for(server)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -75,3 +76,18 @@ class RunningServer:
         if self.process.poll() is not None:
             self._reader.join(5)
         return "".join(self.lines)
+
+
+def serving(env: dict[str, str], wait_ready: bool = True) -> Iterator[RunningServer]:
+    """For fixtures: `yield from serving(env)` starts a server for the fixture's scope and stops it after."""
+    running = RunningServer(env, wait_ready)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def client_for(server: RunningServer, **options: object) -> Iterator[httpx.Client]:
+    """For fixtures: `yield from client_for(server)`, an HTTP client on the server, closed after."""
+    with httpx.Client(base_url=server.url, timeout=10, **options) as client:
+        yield client

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.protocols.examples import DEMO_MODEL, DEMO_VERSION
-from tests.server import ROOT, RunningServer
+from tests.server import ROOT, RunningServer, serving
 
 DEMO_MODEL_FILE = ROOT / "models" / DEMO_MODEL / str(DEMO_VERSION) / "model.onnx"
 
@@ -23,6 +23,4 @@ def digits_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def docs_server(digits_repository: Path) -> Iterator[RunningServer]:
-    running = RunningServer({"MODEL_REPOSITORY": str(digits_repository)})
-    yield running
-    running.stop()
+    yield from serving({"MODEL_REPOSITORY": str(digits_repository)})

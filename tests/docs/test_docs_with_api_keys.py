@@ -12,16 +12,14 @@ import pytest
 from service.docs import DOCS_PATHS
 from tests.docs.browser import offline_page
 from tests.docs.openapi_walk import asset_urls
-from tests.server import RunningServer
+from tests.server import RunningServer, serving
 
 KEY = "docs-test-key-8c1f"
 
 
 @pytest.fixture(scope="module")
 def keyed_server(digits_repository: Path) -> Iterator[RunningServer]:
-    running = RunningServer({"MODEL_REPOSITORY": str(digits_repository), "API_KEYS": KEY})
-    yield running
-    running.stop()
+    yield from serving({"MODEL_REPOSITORY": str(digits_repository), "API_KEYS": KEY})
 
 
 def test_docs_pages_and_assets_need_no_key(keyed_server: RunningServer) -> None:

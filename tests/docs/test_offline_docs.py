@@ -21,7 +21,7 @@ from service.protocols.examples import (
 )
 from tests.docs.conftest import DEMO_MODEL_FILE
 from tests.docs.openapi_walk import asset_urls, missing_examples, operations
-from tests.server import RunningServer
+from tests.server import RunningServer, client_for
 
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 UNLOAD = "POST /v2/repository/models/{name}/unload"
@@ -30,8 +30,7 @@ ABSOLUTE_URL = re.compile(r"(?:https?:)?//[\w.-]+")
 
 @pytest.fixture
 def docs_client(docs_server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=docs_server.url, timeout=10) as http:
-        yield http
+    yield from client_for(docs_server)
 
 
 @pytest.fixture(scope="module")

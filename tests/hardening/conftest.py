@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.onnx_models import linear_model
-from tests.server import RunningServer
+from tests.server import RunningServer, serving
 
 KEY_IN_ENV = "env-key-0123456789abcdef"
 KEYS_IN_FILE = ["file-key-one-0123456789", "file-key-two-9876543210"]
@@ -23,7 +23,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
     (root / "repository" / "linear" / "3" / "model.onnx").write_bytes(b"not an onnx model")
     keys_file = root / "keys.txt"
     keys_file.write_text(f"# keys for the tests\n{KEYS_IN_FILE[0]}\n\n  {KEYS_IN_FILE[1]}  \n")
-    running = RunningServer(
+    yield from serving(
         {
             "MODEL_REPOSITORY": str(root / "repository"),
             "API_KEYS": f"{KEY_IN_ENV}, ",
@@ -33,8 +33,6 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
             "MAX_BODY_BYTES": str(16 * 1024 * 1024),
         }
     )
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="session")

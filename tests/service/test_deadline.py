@@ -23,7 +23,7 @@ from service.core.registry import ModelRegistry
 from service.core.types import InferenceRequest
 from service.settings import Settings
 from tests.repository_files import publish_linear
-from tests.server import RunningServer
+from tests.server import RunningServer, serving
 
 ROW = [[0.1, 0.2, 0.3, 0.4]]
 
@@ -99,9 +99,7 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     # outlives the 200 ms limit. (With a short delay, a request arriving late in a window an earlier one
     # opened would run at once and could beat its deadline.)
     env = {"MODEL_REPOSITORY": str(root), "MAX_BATCH_DELAY_MS": "600000", "REQUEST_TIMEOUT_MS": "200"}
-    running = RunningServer(env)
-    yield running
-    running.stop()
+    yield from serving(env)
 
 
 @pytest.mark.parametrize(("header", "limit"), [(None, "200 ms"), ("50", "50 ms"), ("100000", "200 ms")])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.repository_files import expected_probabilities, publish_corrupt, publish_linear, wait_for
-from tests.server import RunningServer
+from tests.server import RunningServer, client_for, serving
 
 CLIENTS = 4
 MAX_REQUESTS_PER_CLIENT = 5000  # bounds the load whatever happens
@@ -31,15 +31,12 @@ def weights(hot_repository: Path) -> dict[int, dict[str, np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def hot_server(hot_repository: Path, weights: dict) -> Iterator[RunningServer]:
-    running = RunningServer({"MODEL_REPOSITORY": str(hot_repository), "MODEL_POLL_SECONDS": "0.05"})
-    yield running
-    running.stop()
+    yield from serving({"MODEL_REPOSITORY": str(hot_repository), "MODEL_POLL_SECONDS": "0.05"})
 
 
 @pytest.fixture
 def http(hot_server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=hot_server.url, timeout=10) as client:
-        yield client
+    yield from client_for(hot_server)
 
 
 def served_version(http: httpx.Client, name: str = "hot") -> int | None:

@@ -11,7 +11,7 @@ import pytest
 import tritonclient.http as triton
 
 from tests.repository_files import publish_corrupt, publish_linear
-from tests.server import RunningServer
+from tests.server import RunningServer, client_for, serving
 
 ROW = [[0.1, 0.2, 0.3, 0.4]]
 
@@ -28,15 +28,12 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def control_server(layout: Path) -> Iterator[RunningServer]:
-    running = RunningServer({"MODEL_REPOSITORY": str(layout / "repository"), "MODEL_POLL_SECONDS": "0"})
-    yield running
-    running.stop()
+    yield from serving({"MODEL_REPOSITORY": str(layout / "repository"), "MODEL_POLL_SECONDS": "0"})
 
 
 @pytest.fixture
 def http(control_server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=control_server.url, timeout=10) as client:
-        yield client
+    yield from client_for(control_server)
 
 
 def index(http: httpx.Client, **body: object) -> dict[str, dict]:
