@@ -30,6 +30,9 @@ SHAPES = {"mlp": (64,), "cnn": (64, 64, 3)}
 CONCURRENCY = (1, 8, 64)
 # A client that batches for itself: the CNN's best batch size in raw ONNX Runtime, and MAX_BATCH_SIZE.
 CLIENT_BATCHES = (8, 64)
+INPUT_NAME = (
+    "import json, sys, onnxruntime as o; print(json.dumps(o.InferenceSession(sys.argv[1]).get_inputs()[0].name))"
+)
 
 
 def batched(rows: int) -> str:
@@ -38,11 +41,6 @@ def batched(rows: int) -> str:
 
 def rows_per_request(protocol: str) -> int:
     return int(protocol.rsplit("x", 1)[1]) if protocol.startswith("v2-binary x") else 1
-
-
-INPUT_NAME = (
-    "import json, sys, onnxruntime as o; print(json.dumps(o.InferenceSession(sys.argv[1]).get_inputs()[0].name))"
-)
 
 
 def build_models() -> dict:

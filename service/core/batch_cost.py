@@ -35,18 +35,16 @@ RunFn = Callable[[Arrays], object]
 
 def measure(run: RunFn, zeros: Callable[[int], Arrays], max_rows: int, budget_s: float) -> BatchCost:
     """Median time per call at 1, 2, 4, ... rows up to `max_rows`, within about `budget_s` of measuring."""
-    per_row: dict[int, float] = {}
     seconds: dict[int, float] = {}
     spent = 0.0
     for rows in _sizes(max_rows):
-        if per_row and spent + per_row[min(per_row)] * rows * (TIMED_RUNS + 1) > budget_s:
+        if seconds and spent + seconds[1] * rows * (TIMED_RUNS + 1) > budget_s:
             break
         started = time.perf_counter()
         seconds[rows] = _median_call(run, zeros(rows))
         spent += time.perf_counter() - started
-        per_row[rows] = seconds[rows] / rows
-    chunk = most_efficient(per_row, max_rows)
-    measured = max(rows for rows in per_row if rows <= chunk)
+    chunk = most_efficient({rows: t / rows for rows, t in seconds.items()}, max_rows)
+    measured = max(rows for rows in seconds if rows <= chunk)
     if measured == 1:
         return BatchCost(0.0, seconds[1], chunk)
     slope = max(seconds[measured] - seconds[1], 0.0) / (measured - 1)
