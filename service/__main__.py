@@ -7,6 +7,7 @@ import uvicorn
 from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
+from .uvicorn_protocol import CoalescingHttpToolsProtocol
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
         log_config=logging_config,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per response
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
