@@ -113,7 +113,7 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             servers[server.name] = {"cold_start_s": server.cold_start_s, "tensorflow_loaded": loads_tensorflow(pid)}
             targets.append((server, "json", server.url + path))
             v2_url = f"{server.url}/v2/models/{kind}/infer"
-            if server.name == "service" and probe(v2_url, bodies["v2-binary"]):
+            if server.name.startswith("service") and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
                 targets += [(server, batched(n), v2_url) for n in CLIENT_BATCHES]
         for server, protocol, url in targets:
