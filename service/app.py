@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
-        watcher = RepositoryWatcher(state.registry, settings.model_poll_seconds)
+        roster = state.roster
+        watcher = RepositoryWatcher(state.registry, settings.model_poll_seconds, roster.join if roster else None)
         watcher.start()
         restore_signals = drain_on_signal(state, asyncio.get_running_loop())
         yield
@@ -45,6 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         restore_signals()
         await watcher.stop()
         await state.registry.close()
+        observability.worker_exiting()
+        if roster is not None:
+            roster.leave()
 
     app = FastAPI(
         title="sigmoid-serve",

@@ -1,18 +1,18 @@
 """Prometheus metrics and the per-request record the access log and the request metrics are made from.
 
-Metrics are per process: with WORKERS > 1 every uvicorn worker has its own registry and its own counters,
-and a scrape sees the one worker that answered it. Scale with replicas of one worker each (the
-recommended deployment) to get exact numbers.
+With WORKERS > 1 every worker writes its metrics to Prometheus' multiprocess files in SHARED_DIR
+(`service/worker_group.py`) and a scrape, whichever worker answers it, sums them: counters and histograms
+over all workers, queue rows summed over the live workers, a version counted as loaded while any worker
+serves it. With one worker the same metrics live in memory.
 
 Hot path cost: one contextvar write per inference (`note_inference`), one histogram observation per
-batch and per request; queue depth and loaded versions are read from the model registry at scrape
-time, so nothing is updated per request for them.
+batch and per request; the queue depth is set once per batch, and loaded versions on load and unload.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,13 +21,14 @@ from fastapi import APIRouter, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from .core.registry import ModelRegistry
@@ -54,6 +55,19 @@ INFERENCE_SECONDS = Histogram(
 )
 BATCH_ROWS = Histogram(f"{PREFIX}_batch_rows", "Rows per ONNX Runtime call.", ["model"], buckets=ROW_BUCKETS)
 MODEL_LOADS = Counter(f"{PREFIX}_model_loads", "Model version load attempts, by outcome.", ["model", "outcome"])
+QUEUE_ROWS = Gauge(
+    f"{PREFIX}_queue_rows",
+    "Rows waiting in the batch queue (as each batch ends; summed over workers).",
+    ["model"],
+    multiprocess_mode="livesum",
+)
+MODEL_LOADED = Gauge(
+    f"{PREFIX}_model_loaded",
+    "1 for each model version being served (by any worker), 0 once no longer served.",
+    ["model", "version"],
+    multiprocess_mode="livemax",
+)
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # set for the workers by service/worker_group.py
 
 
 @dataclass
@@ -90,12 +104,14 @@ class BatchObserver:
         self._wait = QUEUE_WAIT_SECONDS.labels(model)
         self._run = INFERENCE_SECONDS.labels(model)
         self._rows = BATCH_ROWS.labels(model)
+        self._queued = QUEUE_ROWS.labels(model)
 
-    def batch_done(self, rows: int, waits: list[float], run_seconds: float) -> None:
+    def batch_done(self, rows: int, waits: list[float], run_seconds: float, queued_rows: int) -> None:
         self._rows.observe(rows)
         self._run.observe(run_seconds)
         for wait in waits:
             self._wait.observe(wait)
+        self._queued.set(queued_rows)
 
 
 def model_load(model: str, ok: bool) -> None:
@@ -103,33 +119,7 @@ def model_load(model: str, ok: bool) -> None:
     MODEL_LOADS.labels(model, "success" if ok else "failure").inc()
 
 
-class RegistryCollector(Collector):
-    """Queue depth and loaded versions, read from the registry at scrape time."""
-
-    def __init__(self) -> None:
-        self.registry: ModelRegistry | None = None
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        depth = GaugeMetricFamily(f"{PREFIX}_queue_rows", "Rows waiting in the batch queue.", labels=["model"])
-        loaded = GaugeMetricFamily(
-            f"{PREFIX}_model_loaded", "1 for each model version being served.", labels=["model", "version"]
-        )
-        models = self.registry.models if self.registry else {}
-        for name, state in list(models.items()):
-            served = state.served
-            if served is not None:
-                depth.add_metric([name], served.batcher.queued_rows)
-                loaded.add_metric([name, str(served.model.version)], 1)
-        yield depth
-        yield loaded
-
-
-REGISTRY_COLLECTOR = RegistryCollector()
-REGISTRY.register(REGISTRY_COLLECTOR)
-
-
 def watch(registry: ModelRegistry) -> None:
-    REGISTRY_COLLECTOR.registry = registry
     listeners = getattr(registry, "listeners", None)
     if listeners is not None and _on_model_event not in listeners:
         # Load outcomes come from the registry's events: the registry itself needs no metrics code.
@@ -137,9 +127,19 @@ def watch(registry: ModelRegistry) -> None:
 
 
 def _on_model_event(event: object) -> None:
-    kind = getattr(event, "kind", "")
+    kind, name = getattr(event, "kind", ""), getattr(event, "name", "")
     if kind in ("loaded", "rejected"):
-        model_load(event.name, ok=kind == "loaded")
+        model_load(name, ok=kind == "loaded")
+    if kind in ("loaded", "unloaded"):
+        MODEL_LOADED.labels(name, str(event.version)).set(1 if kind == "loaded" else 0)
+        if kind == "unloaded":
+            QUEUE_ROWS.labels(name).set(0)  # its batcher has run what was queued
+
+
+def worker_exiting() -> None:
+    """At a worker's shutdown: its live gauges (queue rows, loaded versions) stop counting in the sums."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def protocol_of(path: str) -> str:
@@ -171,5 +171,9 @@ router = APIRouter()
 # Not in the OpenAPI document: an operations endpoint for Prometheus, not part of the client API.
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    """Prometheus metrics of this worker process (text exposition format)."""
+    """Prometheus metrics of the server, all workers summed (text exposition format)."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

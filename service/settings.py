@@ -14,9 +14,14 @@ class Settings(BaseSettings):
     default_model: str = Field("", description="Model served by POST /predict; empty = the only model.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(8000, ge=1, le=65535)
-    # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1 on small models, but each worker has its
-    # own queue, metrics and repository state; 1 keeps the process the unit (scale with replicas, or set 2).
+    # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1. Workers share metrics and repository
+    # control through SHARED_DIR; each has its own batch queue (MAX_QUEUE_ROWS is per worker).
     workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    shared_dir: Path | None = Field(
+        None,
+        description="Folder the workers of one server share (metrics, models unloaded through the API); "
+        "with WORKERS > 1 a temporary one is made when unset.",
+    )
     # 2 intra-op threads cost ~1.8x the CPU per request (ORT's threads spin) for no gain at 1 row per request.
     ort_intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per inference (0 = ORT picks).")
     max_batch_size: int = Field(

@@ -1,10 +1,12 @@
-"""What the running service holds: settings, the model registry, the inference core, the drain flag."""
+"""What the running service holds: settings, the model registry, the inference core, the drain flag, and
+with several workers the roster of those that have loaded the repository."""
 
 from dataclasses import dataclass
 
 from .core.inference import InferenceService
 from .core.registry import ModelRegistry
 from .settings import Settings
+from .worker_group import WorkerRoster
 
 
 @dataclass
@@ -13,8 +15,10 @@ class ServiceState:
     registry: ModelRegistry
     inference: InferenceService
     draining: bool = False
+    roster: WorkerRoster | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> "ServiceState":
         registry = ModelRegistry(settings)
-        return cls(settings, registry, InferenceService(registry))
+        roster = WorkerRoster(settings.shared_dir, settings.workers) if settings.shared_dir else None
+        return cls(settings, registry, InferenceService(registry), roster=roster)

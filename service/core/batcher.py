@@ -35,7 +35,7 @@ RunFn = Callable[[Arrays], tuple[np.ndarray, np.ndarray]]
 class BatchObserver(Protocol):
     """Told about every ONNX Runtime call (metrics); must be cheap, it runs on the event loop."""
 
-    def batch_done(self, rows: int, waits: list[float], run_seconds: float) -> None: ...
+    def batch_done(self, rows: int, waits: list[float], run_seconds: float, queued_rows: int) -> None: ...
 
 
 @dataclass
@@ -172,7 +172,8 @@ class Batcher:
             return
         if self._observer is not None:
             waits = [started - p.queued_at for p in batch]
-            self._observer.batch_done(probabilities.shape[0], waits, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._observer.batch_done(probabilities.shape[0], waits, elapsed, self._queued_rows)
         start = 0
         for pending in batch:
             end = start + pending.rows

@@ -25,6 +25,7 @@ from .batcher import Batcher
 from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, ModelNotReady
 from .model import LoadedModel, ModelLoadError
 from .repository_files import MODEL_NAME, Fingerprint, fingerprint, scan_repository
+from .shared_unloads import SharedUnloads
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ class ModelRegistry:
         self.loading = False
         self.listeners: list[Listener] = []  # called on the event loop after each load, rejection and unload
         self._lock = asyncio.Lock()
+        # With several workers, explicit unloads are shared (core/shared_unloads.py); otherwise they live here.
+        self.shared = SharedUnloads(settings.shared_dir) if settings.shared_dir else None
+        self._followed: frozenset[str] = frozenset()
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
 
@@ -93,16 +97,25 @@ class ModelRegistry:
             self.loading = False
 
     async def sync(self) -> None:
-        """Load what is new or changed on disk, unload what has gone."""
+        """Load what is new or changed on disk, unload what has gone (and follow other workers' unloads)."""
         async with self._lock:
             on_disk = scan_repository(self.settings.model_repository)
             for name in [n for n in self.models if n not in on_disk]:
                 await self._remove(name)
+            shared = self.shared.names() if self.shared else None
             for name, versions in on_disk.items():
                 state = self.models.setdefault(name, ModelState(name))
                 state.versions = versions
+                if shared is not None and (name in shared) != state.unloaded:
+                    await self._set_unloaded(state, unloaded=name in shared)
                 if not state.unloaded:
                     await self._load_newest(state, retry_rejected=False)
+            self._followed = shared or frozenset()
+
+    async def follow_other_workers(self) -> None:
+        """Cheap enough to call often: a sync only when another worker loaded or unloaded a model."""
+        if self.shared is not None and self.shared.names() != self._followed:
+            await self.sync()
 
     async def load(self, name: str) -> ModelState:
         """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if the newest fails."""
@@ -116,6 +129,9 @@ class ModelRegistry:
             state = self.models.setdefault(name, ModelState(name))
             state.versions = versions
             state.unloaded = False
+            if self.shared:
+                self.shared.discard(name)
+                self._followed = self.shared.names()
             await self._load_newest(state, retry_rejected=True)
             if state.error:  # the newest version failed; an older one may still serve, the message says which
                 raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
@@ -125,7 +141,14 @@ class ModelRegistry:
         """Stop serving a model; it stays listed as unloaded until an explicit load."""
         state = self.state(name)
         async with self._lock:
-            state.unloaded = True
+            await self._set_unloaded(state, unloaded=True)
+            if self.shared:
+                self.shared.add(name)
+                self._followed = self.shared.names()
+
+    async def _set_unloaded(self, state: ModelState, unloaded: bool) -> None:
+        state.unloaded = unloaded
+        if unloaded:
             state.error = None
             old, state.served = state.served, None
             await self._release(state.name, old)

@@ -2,6 +2,8 @@
 
 Polling (not inotify) works the same on every filesystem a repository may live on: local disks, bind mounts,
 Kubernetes volumes and network shares. A poll is one directory listing and a few stat calls per model.
+With several workers it also follows, every FOLLOW_SECONDS, the loads and unloads other workers were asked
+for through the repository API (one stat call when nothing changed).
 """
 
 from __future__ import annotations
@@ -9,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from .registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
+FOLLOW_SECONDS = 0.5
+
 
 class RepositoryWatcher:
-    def __init__(self, registry: ModelRegistry, interval_seconds: float) -> None:
+    def __init__(
+        self, registry: ModelRegistry, interval_seconds: float, on_loaded: Callable[[], None] | None = None
+    ) -> None:
         self.registry = registry
         self.interval = interval_seconds
+        self._on_loaded = on_loaded  # called once the startup load is done
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -34,14 +43,26 @@ class RepositoryWatcher:
 
     async def _run(self) -> None:
         await self.registry.load_all()
-        if self.interval <= 0:
+        if self._on_loaded is not None:
+            self._on_loaded()
+        following = self.registry.shared is not None
+        if self.interval <= 0 and not following:
             return
+        if not following:
+            tick = self.interval
+        else:
+            tick = min(self.interval, FOLLOW_SECONDS) if self.interval > 0 else FOLLOW_SECONDS
+        next_poll = time.monotonic() + self.interval
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                await asyncio.wait_for(self._stopping.wait(), tick)
             if self._stopping.is_set():
                 return
             try:
-                await self.registry.sync()
+                if self.interval > 0 and time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.interval
+                    await self.registry.sync()
+                else:
+                    await self.registry.follow_other_workers()
             except Exception:  # a bad poll (e.g. the repository briefly unmounted) must not stop the next one
                 log.exception("polling the model repository failed")

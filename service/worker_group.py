@@ -1,0 +1,67 @@
+"""What the workers of one `python -m service` share: a folder, made before uvicorn starts them.
+
+With WORKERS > 1 uvicorn runs the app in several processes. So that they answer as one server, they share
+SHARED_DIR: Prometheus' multiprocess files (`metrics/`, every scrape sums all workers), the list of
+models unloaded through the repository API (`core/shared_unloads.py`) and a roster of the workers that have
+loaded the repository (`workers/`: readiness waits for all of them, so no request meets a worker that is
+still loading). The parent process makes the folder
+(a temporary one unless SHARED_DIR is set), clears what a previous run left there, and passes it to the
+workers through the environment; a temporary folder is removed when the server exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .settings import Settings
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when a worker imports it
+ROSTER = "workers"
+
+
+@contextmanager
+def shared_folder(settings: Settings) -> Iterator[Path | None]:
+    """For the server's lifetime: the workers' shared folder (None with one worker), exported to them."""
+    if settings.workers == 1 and settings.shared_dir is None:
+        yield None
+        return
+    made = settings.shared_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="sigmoid-serve-")) if made else settings.shared_dir
+    metrics = folder / "metrics"
+    for left_over in (metrics, folder / ROSTER):  # an earlier run's counters and workers must not count now
+        shutil.rmtree(left_over, ignore_errors=True)
+        left_over.mkdir(parents=True)
+    (folder / "unloaded.json").unlink(missing_ok=True)
+    os.environ["SHARED_DIR"] = str(folder)
+    os.environ[METRICS_ENV] = str(metrics)
+    try:
+        yield folder
+    finally:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class WorkerRoster:
+    """The workers that have loaded the repository: one file each, named by process id."""
+
+    def __init__(self, folder: Path, expected: int) -> None:
+        self.folder = folder / ROSTER
+        self.expected = expected
+
+    def join(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / str(os.getpid())).touch()
+
+    def leave(self) -> None:
+        (self.folder / str(os.getpid())).unlink(missing_ok=True)
+
+    def not_ready_reasons(self) -> list[str]:
+        joined = len(os.listdir(self.folder)) if self.folder.is_dir() else 0
+        if joined >= self.expected:
+            return []
+        return [f"{joined} of {self.expected} workers have loaded the repository"]

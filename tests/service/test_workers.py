@@ -1,0 +1,114 @@
+"""WORKERS=2 on a real server: the workers answer as one (metrics summed, repository control followed).
+
+Every request below opens its own connection, so the kernel hands them to either worker. What proves that the
+workers share is a number no single worker holds: each worker loads the demo model once, so the summed count
+of successful loads is 2, and a version counts as unloaded only when both workers have let it go.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.hardening.test_observability import scrape, value
+from tests.server import RunningServer, serving
+
+ROW = [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0] * 8
+LOADED = "sigmoid_serve_model_loaded"
+LOADS = "sigmoid_serve_model_loads_total"
+
+
+@pytest.fixture(scope="module")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shared")
+
+
+@pytest.fixture(scope="module")
+def two_workers(shared_dir: Path) -> Iterator[RunningServer]:
+    yield from serving({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(shared_dir)})
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        time.sleep(0.1)
+
+
+def test_ready_means_every_worker_has_loaded(two_workers: RunningServer, shared_dir: Path) -> None:
+    # The fixture waited for /health/ready: by then both workers have loaded the model, wherever requests go.
+    assert value(scrape(two_workers), LOADS, model="digits", outcome="success") == 2
+    roster = sorted(int(p.name) for p in (shared_dir / "workers").iterdir())
+    assert roster == worker_pids(two_workers.process.pid)
+    assert len(roster) == 2
+
+
+def test_metrics_are_summed_over_the_workers(two_workers: RunningServer) -> None:
+    before = scrape(two_workers)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: predict(two_workers).status_code, range(64)))
+    assert statuses == [200] * 64
+    for _ in range(10):  # whichever worker answers the scrape, it reports both workers' requests
+        after = scrape(two_workers)
+        labels = {"model": "digits", "protocol": "native", "status": "200"}
+        assert (
+            value(after, "sigmoid_serve_requests_total", **labels)
+            - value(before, "sigmoid_serve_requests_total", **labels)
+            == 64
+        )
+        assert value(after, LOADS, model="digits", outcome="success") == 2
+        assert value(after, LOADED, model="digits", version="1") == 1
+
+
+def test_an_unload_and_a_load_reach_every_worker(two_workers: RunningServer) -> None:
+    assert httpx.post(f"{two_workers.url}/v2/repository/models/digits/unload").status_code == 200
+    # The summed gauge is the maximum over live workers: 0 only once neither worker serves the version.
+    eventually(lambda: value(scrape(two_workers), LOADED, model="digits", version="1") == 0, "both unloaded")
+    for _ in range(10):
+        assert predict(two_workers).status_code in (400, 404, 503)
+        index = httpx.post(f"{two_workers.url}/v2/repository/index").json()
+        assert index == [{"name": "digits", "version": "1", "state": "UNAVAILABLE", "reason": "unloaded"}]
+        assert httpx.get(f"{two_workers.url}/health/ready").status_code == 200  # an unload was asked for
+
+    assert httpx.post(f"{two_workers.url}/v2/repository/models/digits/load").status_code == 200
+    eventually(lambda: value(scrape(two_workers), LOADS, model="digits", outcome="success") == 4, "both reloaded")
+    for _ in range(10):
+        assert predict(two_workers).status_code == 200
+
+
+def test_two_workers_stop_cleanly_and_start_without_the_old_unloads(tmp_path: Path) -> None:
+    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    try:
+        assert httpx.post(f"{server.url}/v2/repository/models/digits/unload").status_code == 200
+    finally:
+        assert server.stop() == 0
+    again = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    try:  # an unload lasts as long as the server that was asked, as in Triton
+        for _ in range(10):
+            assert predict(again).status_code == 200
+        assert value(scrape(again), LOADS, model="digits", outcome="success") == 2  # this run's loads only
+    finally:
+        assert again.stop() == 0
+
+
+def predict(server: RunningServer) -> httpx.Response:
+    return httpx.post(f"{server.url}/predict", json={"instances": [ROW]})
+
+
+def worker_pids(parent: int) -> list[int]:
+    """uvicorn's worker processes: the parent's children started by multiprocessing's spawn."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        if ppid == parent and b"spawn_main" in command:
+            pids.append(int(stat.parent.name))
+    return sorted(pids)
