@@ -4,7 +4,7 @@ from __future__ import annotations
 
 SERVER_NAMES = {
     "service": "sigmoid-serve",
-    "service-2w": "sigmoid-serve WORKERS=2",
+    "service-1w": "sigmoid-serve WORKERS=1",
     "minimal": "minimal FastAPI + ORT",
     "naive": "naive FastAPI + Keras",
 }
@@ -80,11 +80,11 @@ def render(run: dict) -> str:
 
 
 def _targets(run: dict) -> list[str]:
-    """The issue's targets, judged for the defaults (`service`) and, where measured, for `WORKERS=2`."""
+    """The issue's targets, judged for the defaults (`service`) and, where measured, for `WORKERS=1`."""
     checks = []
-    for server in ("service", "service-2w"):
+    for server in ("service", "service-1w"):
         if any(c["server"] == server for data in run["models"].values() for c in data["cells"]):
-            checks += _targets_of(run, server, "" if server == "service" else " [WORKERS=2]")
+            checks += _targets_of(run, server, "" if server == "service" else " [WORKERS=1]")
     return checks
 
 

@@ -82,7 +82,7 @@ def servers_for(kind: str, models: dict, cpus: str | None, service_env: dict[str
     service_env = {"MODEL_REPOSITORY": str(repository), **service_env}
     return [
         (Server("service", [PYTHON, "-m", "service"], service_env, cpus), "/predict"),
-        (Server("service-2w", [PYTHON, "-m", "service"], {**service_env, "WORKERS": "2"}, cpus), "/predict"),
+        (Server("service-1w", [PYTHON, "-m", "service"], {**service_env, "WORKERS": "1"}, cpus), "/predict"),
         (Server("minimal", minimal, {"MODEL_PATH": models[kind]["onnx"]}, cpus), "/predict"),
         (Server("naive", naive, {"KERAS_PATH": models[kind]["keras"]}, cpus), "/predict"),
     ]
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--server-cpus", default=None, help="taskset CPU list for servers (default: not pinned)")
     parser.add_argument("--wrk-cpus", default=None, help="taskset CPU list for wrk (default: not pinned)")
     parser.add_argument("--models", default="mlp,cnn")
-    parser.add_argument("--servers", default="service,service-2w,minimal,naive")
+    parser.add_argument("--servers", default="service,service-1w,minimal,naive")
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for this service (repeat)")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw ONNX Runtime measurement")

@@ -1,9 +1,11 @@
 """Every knob of the service, read from environment variables (names are the field names, upper-case)."""
 
+import math
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +18,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1. Workers share metrics and repository
     # control through SHARED_DIR; each has its own batch queue (MAX_QUEUE_ROWS is per worker).
-    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    workers: int = Field(
+        "auto",  # type: ignore[assignment]  # resolved by the validator below
+        ge=1,
+        validate_default=True,
+        description="uvicorn worker processes; auto = the CPUs this process may use (affinity and cgroup limit).",
+    )
     shared_dir: Path | None = Field(
         None,
         description="Folder the workers of one server share (metrics, models unloaded through the API); "
@@ -56,6 +63,11 @@ class Settings(BaseSettings):
         0.0, ge=0, description="On SIGTERM, keep serving this long with readiness 503 before draining."
     )
 
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _resolve_auto_workers(cls, value: object) -> object:
+        return available_cpus() if isinstance(value, str) and value.strip().lower() == "auto" else value
+
     def api_key_list(self) -> list[str]:
         keys = self.api_keys.get_secret_value().split(",")
         if self.api_keys_file is not None:
@@ -72,3 +84,15 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may run on, lowered to its cgroup's CPU quota (a container's `--cpus`, a pod's limit)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]  # cgroup v2: "max 100000" or "150000 100000"
+    except (OSError, ValueError):
+        return cpus
+    if quota == "max":
+        return cpus
+    return max(1, min(cpus, math.floor(int(quota) / int(period))))

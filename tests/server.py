@@ -26,7 +26,9 @@ class RunningServer:
     def __init__(self, env: dict[str, str], wait_ready: bool = True) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), **env}
+        # One worker unless a test asks for more: most tests check one process's behaviour (queue limits, hot
+        # swaps, drains); tests/service/test_workers.py checks several, and the default (auto) too.
+        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "1", **env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service"],
             cwd=ROOT,

@@ -7,6 +7,7 @@ of successful loads is 2, and a version counts as unloaded only when both worker
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.settings import available_cpus
 from tests.hardening.test_observability import scrape, value
 from tests.server import RunningServer, serving
 
@@ -94,6 +96,34 @@ def test_two_workers_stop_cleanly_and_start_without_the_old_unloads(tmp_path: Pa
         assert value(scrape(again), LOADS, model="digits", outcome="success") == 2  # this run's loads only
     finally:
         assert again.stop() == 0
+
+
+def test_by_default_one_worker_per_available_cpu() -> None:
+    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "auto"})
+    try:
+        expected = available_cpus()
+        assert len(worker_pids(server.process.pid)) == (expected if expected > 1 else 0)  # 1: no child process
+        assert predict(server).status_code == 200
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        (None, "all"),
+        ("max 100000\n", "all"),
+        ("100000 100000\n", 1),
+        ("150000 100000\n", 1),
+        ("200000 100000", 2),
+        ("50000 100000", 1),
+    ],
+)
+def test_auto_follows_the_cgroup_cpu_limit(tmp_path: Path, cpu_max: str | None, expected: int | str) -> None:
+    if cpu_max is not None:
+        (tmp_path / "cpu.max").write_text(cpu_max)
+    allowed = len(os.sched_getaffinity(0))
+    assert available_cpus(tmp_path) == (allowed if expected == "all" else min(allowed, expected))
 
 
 def predict(server: RunningServer) -> httpx.Response:
