@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .core.shared_unloads import FILE_NAME
 from .settings import Settings
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when a worker imports it
@@ -31,12 +32,18 @@ def shared_folder(settings: Settings) -> Iterator[Path | None]:
         yield None
         return
     made = settings.shared_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="sigmoid-serve-")) if made else settings.shared_dir
-    metrics = folder / "metrics"
-    for left_over in (metrics, folder / ROSTER):  # an earlier run's counters and workers must not count now
-        shutil.rmtree(left_over, ignore_errors=True)
-        left_over.mkdir(parents=True)
-    (folder / "unloaded.json").unlink(missing_ok=True)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="sigmoid-serve-")) if made else settings.shared_dir
+        metrics = folder / "metrics"
+        for left_over in (metrics, folder / ROSTER):  # an earlier run's counters and workers must not count now
+            shutil.rmtree(left_over, ignore_errors=True)
+            left_over.mkdir(parents=True)
+        (folder / FILE_NAME).unlink(missing_ok=True)
+    except OSError as exc:
+        raise SystemExit(
+            f"WORKERS={settings.workers} needs a writable folder the workers share ({exc}); "
+            "mount a tmpfs on /tmp, set SHARED_DIR to a writable folder, or set WORKERS=1"
+        ) from None
     os.environ["SHARED_DIR"] = str(folder)
     os.environ[METRICS_ENV] = str(metrics)
     try:
