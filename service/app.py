@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         restore_signals()
         await watcher.stop()
         await state.registry.close()
-        observability.worker_exiting()
+        observability.worker_gone()
         if roster is not None:
             roster.leave()
 

@@ -136,10 +136,11 @@ def _on_model_event(event: object) -> None:
             QUEUE_ROWS.labels(name).set(0)  # its batcher has run what was queued
 
 
-def worker_exiting() -> None:
-    """At a worker's shutdown: its live gauges (queue rows, loaded versions) stop counting in the sums."""
+def worker_gone(pid: int | None = None) -> None:
+    """A worker (this one by default) shut down or died: its live gauges (queue rows, loaded versions) stop
+    counting in the sums. Its counters stay: totals do not go down."""
     if MULTIPROCESS:
-        multiprocess.mark_process_dead(os.getpid())
+        multiprocess.mark_process_dead(os.getpid() if pid is None else pid)
 
 
 def protocol_of(path: str) -> str:

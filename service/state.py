@@ -3,6 +3,7 @@ with several workers the roster of those that have loaded the repository."""
 
 from dataclasses import dataclass
 
+from . import observability
 from .core.inference import InferenceService
 from .core.registry import ModelRegistry
 from .settings import Settings
@@ -20,5 +21,7 @@ class ServiceState:
     @classmethod
     def create(cls, settings: Settings) -> "ServiceState":
         registry = ModelRegistry(settings)
-        roster = WorkerRoster(settings.shared_dir, settings.workers) if settings.shared_dir else None
+        roster = None
+        if settings.shared_dir:
+            roster = WorkerRoster(settings.shared_dir, settings.workers, on_dead=observability.worker_gone)
         return cls(settings, registry, InferenceService(registry), roster=roster)

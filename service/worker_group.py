@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,11 +54,16 @@ def shared_folder(settings: Settings) -> Iterator[Path | None]:
 
 
 class WorkerRoster:
-    """The workers that have loaded the repository: one file each, named by process id."""
+    """The workers that have loaded the repository: one file each, named by process id.
 
-    def __init__(self, folder: Path, expected: int) -> None:
+    uvicorn replaces a worker that dies; the dead one's file is dropped at the next readiness check (and
+    `on_dead` told, for its metrics), so readiness waits for the replacement to load.
+    """
+
+    def __init__(self, folder: Path, expected: int, on_dead: Callable[[int], None] | None = None) -> None:
         self.folder = folder / ROSTER
         self.expected = expected
+        self._on_dead = on_dead
 
     def join(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +73,20 @@ class WorkerRoster:
         (self.folder / str(os.getpid())).unlink(missing_ok=True)
 
     def not_ready_reasons(self) -> list[str]:
-        joined = len(os.listdir(self.folder)) if self.folder.is_dir() else 0
+        joined = sum(self._alive(entry) for entry in self.folder.iterdir()) if self.folder.is_dir() else 0
         if joined >= self.expected:
             return []
         return [f"{joined} of {self.expected} workers have loaded the repository"]
+
+    def _alive(self, entry: Path) -> bool:
+        pid = int(entry.name)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            entry.unlink(missing_ok=True)
+            if self._on_dead is not None:
+                self._on_dead(pid)
+            return False
+        except PermissionError:  # alive, under another user
+            pass
+        return True

@@ -8,6 +8,7 @@ of successful loads is 2, and a version counts as unloaded only when both worker
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +97,32 @@ def test_two_workers_stop_cleanly_and_start_without_the_old_unloads(tmp_path: Pa
         assert value(scrape(again), LOADS, model="digits", outcome="success") == 2  # this run's loads only
     finally:
         assert again.stop() == 0
+
+
+def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Path) -> None:
+    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    try:
+        for _ in range(10):
+            assert predict(server).status_code == 200
+        served = value(scrape(server), "sigmoid_serve_requests_total", model="digits", protocol="native", status="200")
+        first = worker_pids(server.process.pid)
+        os.kill(first[0], signal.SIGKILL)
+        eventually(lambda: len(set(worker_pids(server.process.pid)) - set(first)) == 1, "a replacement worker")
+
+        def ready_with_the_replacement() -> bool:  # the dead worker's roster entry must not stand in for it
+            ready = httpx.get(f"{server.url}/health/ready").status_code == 200
+            return ready and sorted(int(p.name) for p in (tmp_path / "workers").iterdir()) == worker_pids(
+                server.process.pid
+            )
+
+        eventually(ready_with_the_replacement, "ready with both live workers on the roster")
+        after = scrape(server)
+        assert value(after, LOADS, model="digits", outcome="success") == 3  # 2 at start, 1 by the replacement
+        assert value(after, LOADED, model="digits", version="1") == 1
+        # Counters keep what the dead worker counted: totals never go down.
+        assert value(after, "sigmoid_serve_requests_total", model="digits", protocol="native", status="200") >= served
+    finally:
+        assert server.stop() == 0
 
 
 def test_by_default_one_worker_per_available_cpu() -> None:
