@@ -19,10 +19,11 @@ from .core.errors import ServiceError
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
 from .lifecycle import drain_on_signal
-from .middleware import CLIENT_CLOSED, RequestContextMiddleware, add_cors
+from .middleware import RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
 from .protocols import native, tfserving, v2, v2_repository
-from .protocols.http import error_response, json_response
+from .protocols.fast_lane import FastLaneMiddleware
+from .protocols.http import client_gone_response, error_response, json_response
 from .protocols.request_deadline import RequestDeadlineMiddleware
 from .settings import Settings, get_settings
 from .state import ServiceState
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
+    app.add_middleware(FastLaneMiddleware, routes=[*native.predict_router.routes, *v2.infer_router.routes])
     app.add_middleware(RequestDeadlineMiddleware)
     add_docs(app)
     _add_error_handlers(app)
@@ -109,8 +111,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
-        # The client hung up while sending its body: nobody reads this answer, and it is not a server fault.
-        return json_response({"error": "client disconnected before the body was complete"}, CLIENT_CLOSED)
+        return client_gone_response()
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from ..core.errors import InvalidInput, Overloaded, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from ..core.repository_files import is_decimal
+from ..middleware import CLIENT_CLOSED
 from ..state import ServiceState
 
 JSON_TYPES = ("application/json", "")
@@ -82,6 +83,11 @@ def json_response(content: Any, status_code: int = 200, headers: dict[str, str] 
         headers=headers,
         media_type="application/json",
     )
+
+
+def client_gone_response() -> Response:
+    """The client hung up while sending its body: nobody reads this answer, and it is not a server fault."""
+    return json_response({"error": "client disconnected before the body was complete"}, CLIENT_CLOSED)
 
 
 def error_response(exc: ServiceError) -> Response:
