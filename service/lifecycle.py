@@ -14,8 +14,10 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from .state import ServiceState
+if TYPE_CHECKING:  # `python -m service` imports this module: its parent process need not load the app
+    from .state import ServiceState
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .observability import current_request_id
+from .request_record import current_request_id
 
 
 class RequestIdFilter(logging.Filter):

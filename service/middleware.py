@@ -13,7 +13,8 @@ import orjson
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .observability import RequestRecord, current_request, observe_request, protocol_of
+from .observability import observe_request, protocol_of
+from .request_record import RequestRecord, current_request
 
 log = logging.getLogger("service.access")
 

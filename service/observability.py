@@ -1,20 +1,17 @@
-"""Prometheus metrics and the per-request record the access log and the request metrics are made from.
+"""Prometheus metrics: of requests (from the request record, `request_record.py`), batches and model loads.
 
 With WORKERS > 1 every worker writes its metrics to Prometheus' multiprocess files in SHARED_DIR
 (`service/worker_group.py`) and a scrape, whichever worker answers it, sums them: counters and histograms
 over all workers, queue rows summed over the live workers, a version counted as loaded while any worker
 serves it. With one worker the same metrics live in memory.
 
-Hot path cost: one contextvar write per inference (`note_inference`), one histogram observation per
-batch and per request; the queue depth is set once per batch, and loaded versions on load and unload.
+Hot path cost: one histogram observation per batch and per request; the queue depth is set once per
+batch, and loaded versions on load and unload.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -28,10 +25,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
+    values,
 )
 
 if TYPE_CHECKING:
     from .core.registry import ModelRegistry
+    from .request_record import RequestRecord
 
 disable_created_metrics()  # no *_created series: they double the output and no dashboard reads them
 PREFIX = "sigmoid_serve"
@@ -67,34 +66,9 @@ MODEL_LOADED = Gauge(
     ["model", "version"],
     multiprocess_mode="livemax",
 )
-MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # set for the workers by service/worker_group.py
-
-
-@dataclass
-class RequestRecord:
-    """Filled while a request runs; read by the request middleware when it ends."""
-
-    request_id: str
-    started: float = field(default_factory=time.perf_counter)
-    model: str = ""  # only names the registry resolved: never an unknown name from a URL (label cardinality)
-    version: int | None = None
-    rows: int | None = None
-    error: str = ""
-
-
-current_request: ContextVar[RequestRecord | None] = ContextVar("current_request", default=None)
-
-
-def note_inference(model: str, version: int, rows: int | None = None) -> None:
-    """Called by the inference core once a request has a resolved model and validated rows."""
-    record = current_request.get()
-    if record is not None:
-        record.model, record.version, record.rows = model, version, rows
-
-
-def current_request_id() -> str | None:
-    record = current_request.get()
-    return record.request_id if record else None
+# Whether prometheus_client keeps values in multiprocess files: it decided when it was imported, from
+# PROMETHEUS_MULTIPROC_DIR (set for the workers by service/worker_group.py).
+MULTIPROCESS = values.ValueClass is not values.MutexValue
 
 
 class BatchObserver:

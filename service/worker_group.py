@@ -4,9 +4,9 @@ With WORKERS > 1 uvicorn runs the app in several processes. So that they answer 
 SHARED_DIR: Prometheus' multiprocess files (`metrics/`, every scrape sums all workers), the list of
 models unloaded through the repository API (`core/shared_unloads.py`) and a roster of the workers that have
 loaded the repository (`workers/`: readiness waits for all of them, so no request meets a worker that is
-still loading). The parent process makes the folder
-(a temporary one unless SHARED_DIR is set), clears what a previous run left there, and passes it to the
-workers through the environment; a temporary folder is removed when the server exits.
+still loading). The parent process makes the folder (a temporary one unless SHARED_DIR is set), clears what
+a previous run left there, and passes it to the workers through the environment; a temporary folder is
+removed when the server exits.
 """
 
 from __future__ import annotations

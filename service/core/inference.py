@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..observability import note_inference
+from ..request_record import note_inference
 from .deadline import request_deadline
 from .errors import DeadlineExceeded
 from .registry import ModelRegistry

@@ -6,7 +6,7 @@ import json
 import logging
 
 from service.logging_config import JsonFormatter, RequestIdFilter, TextFormatter, log_config
-from service.observability import RequestRecord, current_request
+from service.request_record import RequestRecord, current_request
 
 
 def record(**fields: object) -> logging.LogRecord:
