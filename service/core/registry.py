@@ -83,6 +83,8 @@ class ModelRegistry:
         self.listeners: list[Listener] = []  # called on the event loop after each load, rejection and unload
         self._lock = asyncio.Lock()
         # With several workers, explicit unloads are shared (core/shared_unloads.py); otherwise they live here.
+        # `_followed` is the list as the last sync applied it: our own writes are not marked followed, since the
+        # file may also hold another worker's change made meanwhile; the next follow-up syncs both.
         self.shared = SharedUnloads(settings.shared_dir) if settings.shared_dir else None
         self._followed: frozenset[str] = frozenset()
 
@@ -131,7 +133,6 @@ class ModelRegistry:
             state.unloaded = False
             if self.shared:
                 self.shared.discard(name)
-                self._followed = self.shared.names()
             await self._load_newest(state, retry_rejected=True)
             if state.error:  # the newest version failed; an older one may still serve, the message says which
                 raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
@@ -144,7 +145,6 @@ class ModelRegistry:
             await self._set_unloaded(state, unloaded=True)
             if self.shared:
                 self.shared.add(name)
-                self._followed = self.shared.names()
 
     async def _set_unloaded(self, state: ModelState, unloaded: bool) -> None:
         state.unloaded = unloaded

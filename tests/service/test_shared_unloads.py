@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from service.core.registry import ModelRegistry
 from service.core.shared_unloads import SharedUnloads
+from service.settings import Settings
+from tests.repository_files import publish_linear
 
 
 def test_what_one_worker_records_the_others_read(tmp_path: Path) -> None:
@@ -25,3 +29,23 @@ def test_concurrent_writers_lose_no_name(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:  # each call its own instance, as separate workers would be
         list(pool.map(lambda name: SharedUnloads(tmp_path).add(name), names))
     assert SharedUnloads(tmp_path).names() == set(names)
+
+
+def test_a_worker_that_unloads_still_follows_what_another_worker_unloaded_meanwhile(tmp_path: Path) -> None:
+    """Two workers unload different models at about the same time: each ends up with both unloaded."""
+
+    async def scenario() -> None:
+        repository, shared = tmp_path / "repository", tmp_path / "shared"
+        shared.mkdir()
+        for name in ("a", "b"):
+            publish_linear(repository, name, 1, seed=1)
+        one = ModelRegistry(Settings(model_repository=repository, shared_dir=shared))
+        await one.load_all()
+        SharedUnloads(shared).add("b")  # the other worker's unload, not yet followed here
+        await one.unload("a")
+        await one.follow_other_workers()
+        assert one.state("a").unloaded and one.state("b").unloaded
+        assert one.state("b").served is None
+        await one.close()
+
+    asyncio.run(scenario())
