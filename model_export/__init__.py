@@ -7,8 +7,7 @@ TensorFlow in lazily on first use.
 from typing import TYPE_CHECKING, Any
 
 from model_export.errors import ExportError
-
-__version__ = "0.1.0"
+from model_export.version import __version__
 
 __all__ = [
     "ExportError",

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from model_export import __version__
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source, write_atomically
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
 from model_export.load import LoadedSource, call_keras, load_source
 from model_export.progress import progress_bar
 from model_export.verify import DEFAULT_BATCH_SIZES
+from model_export.version import __version__
 
 DEFAULT_OPSET = 17
 _STEPS = 4  # progress steps besides one per parity batch: load, trace, convert, check

@@ -1,4 +1,8 @@
-"""create_app(settings): wires the registry, the inference core and the protocol routers; loads and drains."""
+"""create_app(settings): assembles the data plane, its observers and the protocol adapters; loads and drains.
+
+This is the one place where the environment's settings meet the core: the core gets the few values it needs,
+and the metrics and the request record are wired in as observers.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from starlette.requests import ClientDisconnect
 
 from . import observability
 from .auth import add_api_keys
+from .core.dataplane import DataPlane
 from .core.errors import ServiceError
+from .core.registry import ModelRegistry, RepositoryConfig
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
 from .lifecycle import drain_on_signal
@@ -25,28 +31,60 @@ from .protocols import native, tfserving, v2, v2_repository
 from .protocols.fast_lane import FastLaneMiddleware
 from .protocols.http import client_gone_response, error_response, json_response
 from .protocols.request_deadline import RequestDeadlineMiddleware
+from .request_record import note_inference
 from .settings import Settings, get_settings
 from .state import ServiceState
+from .worker_group import WorkerRoster
 
 log = logging.getLogger("service")
 
 
+def build_state(settings: Settings) -> ServiceState:
+    """The data plane over the repository, with metrics and the request record listening."""
+    registry = ModelRegistry(
+        RepositoryConfig(
+            root=settings.model_repository,
+            intra_op_threads=settings.ort_intra_op_threads,
+            max_batch_size=settings.max_batch_size,
+            max_batch_delay_ms=settings.max_batch_delay_ms,
+            inline_run_us=settings.inline_run_us,
+            max_queue_rows=settings.max_queue_rows,
+            shared_dir=settings.shared_dir,
+        ),
+        listeners=[observability.on_model_event],
+        batch_observer_for=observability.batch_metrics_for,
+    )
+    roster = None
+    if settings.shared_dir:
+        roster = WorkerRoster(settings.shared_dir, settings.workers, on_dead=observability.worker_gone)
+    plane = DataPlane(
+        registry,
+        request_timeout_ms=settings.request_timeout_ms,
+        max_batch_size=settings.max_batch_size,
+        default_model=settings.default_model,
+        readiness_checks=[roster.not_ready_reasons] if roster else [],
+        on_request=note_inference,
+    )
+    return ServiceState(settings, plane, roster)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state = ServiceState.create(settings)
+    state = build_state(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
         roster = state.roster
-        watcher = RepositoryWatcher(state.registry, settings.model_poll_seconds, roster.join if roster else None)
+        registry = state.plane.registry
+        watcher = RepositoryWatcher(registry, settings.model_poll_seconds, roster.join if roster else None)
         watcher.start()
         restore_signals = drain_on_signal(state, asyncio.get_running_loop())
         yield
-        state.draining = True
+        state.plane.draining = True
         restore_signals()
         await watcher.stop()
-        await state.registry.close()
+        await registry.close()
         observability.worker_gone()
         if roster is not None:
             roster.leave()
@@ -61,29 +99,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = state
-    app.include_router(native.predict_router)
-    app.include_router(v2.infer_router)
+    lean_routers = [native.predict_router, v2.infer_router, tfserving.predict_router]
+    for router in lean_routers:
+        app.include_router(router)
     app.include_router(native.router)
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
-    app.add_middleware(FastLaneMiddleware, routes=[*native.predict_router.routes, *v2.infer_router.routes])
+    app.add_middleware(FastLaneMiddleware, routes=[route for router in lean_routers for route in router.routes])
     app.add_middleware(RequestDeadlineMiddleware)
     add_docs(app)
     _add_error_handlers(app)
-    _add_hardening(app, state)
+    _add_hardening(app, settings)
     _tune_gc()
     return app
 
 
-def _add_hardening(app: FastAPI, state: ServiceState) -> None:
+def _add_hardening(app: FastAPI, settings: Settings) -> None:
     """Metrics, API keys, CORS, request ids and logs. The last middleware added is the outermost."""
     app.include_router(observability.router)
-    observability.watch(state.registry)
-    keys = state.settings.api_key_list()
+    keys = settings.api_key_list()
     add_api_keys(app, keys)
-    add_cors(app, state.settings.cors_origin_list())
-    app.add_middleware(RequestContextMiddleware, access_log=state.settings.access_log)
+    add_cors(app, settings.cors_origin_list())
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     document_errors_and_security(app, bool(keys))
 
 
@@ -96,6 +134,8 @@ def _tune_gc() -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    """Errors raised in routes, as JSON. Anything unexpected is answered by RequestContextMiddleware (500)."""
+
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
         return error_response(exc)
@@ -112,8 +152,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
         return client_gone_response()
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return json_response({"error": "internal error; the server log has the details"}, 500)

@@ -23,7 +23,6 @@ OPENAPI_URL = "/openapi.json"
 
 # Paths an authentication layer must leave open (exact paths, and the static prefix).
 DOCS_PATHS = (DOCS_URL, OAUTH2_REDIRECT_URL, REDOC_URL, OPENAPI_URL)
-DOCS_PREFIXES = (STATIC_URL + "/",)
 
 SWAGGER_UI_PARAMETERS = {
     # Keep the key entered under "Authorize" across page reloads.
@@ -43,11 +42,6 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
     "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
 )
-
-
-def is_docs_path(path: str) -> bool:
-    """True for the documentation pages, the OpenAPI document and their assets."""
-    return path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)
 
 
 def add_docs(app: FastAPI) -> None:

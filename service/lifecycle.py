@@ -35,7 +35,7 @@ def drain_on_signal(state: ServiceState, loop: asyncio.AbstractEventLoop) -> Cal
     def handle(sig: int, frame: FrameType | None) -> None:
         first = not signalled
         signalled.append(sig)
-        state.draining = True
+        state.plane.draining = True
         handler = previous[signal.Signals(sig)]
         if not callable(handler):
             return

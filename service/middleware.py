@@ -1,5 +1,6 @@
-"""Pure ASGI middleware around every route: request id, request metrics, access and error log lines,
-and refusal of compressed request bodies. Pure ASGI (not BaseHTTPMiddleware) to keep it cheap.
+"""Pure ASGI middleware around every route: request id, request metrics, access and error log lines, refusal of
+compressed request bodies, and the one 500 answer for anything unexpected (with its request id, like every other
+answer). Pure ASGI (not BaseHTTPMiddleware) to keep it cheap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observability import observe_request, protocol_of
+from .protocols.errors import CLIENT_CLOSED
 from .request_record import RequestRecord, current_request
 
 log = logging.getLogger("service.access")
@@ -25,8 +27,7 @@ ERROR_BODY_MAX = 4096  # bytes of an error body kept to log its "error" message
 CAUSE_MAX = 300  # characters of that message in the log line
 # Probes and scrapes: no request metrics and no access line, so they neither skew nor flood them.
 QUIET_PREFIXES = ("/health/", "/v2/health/", "/metrics")
-# No answer was sent because the client hung up first (nginx's "client closed request"): not a server error.
-CLIENT_CLOSED = 499
+INTERNAL_ERROR = {"error": "internal error; the server log has the details (search it for the X-Request-ID)"}
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
@@ -89,8 +90,10 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
-            status = status or 500
-            raise
+            if status:
+                raise  # the answer has started: nothing left to send but the connection's end
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            await send_json(send_with_id, 500, INTERNAL_ERROR)
         finally:
             self._finish(scope, record, status or CLIENT_CLOSED, bytes(error_body))
             current_request.reset(token)

@@ -28,8 +28,11 @@ from prometheus_client import (
     values,
 )
 
+from .core.batcher import BatchReport
+from .core.model import LoadedModel
+from .core.registry import ModelEvent
+
 if TYPE_CHECKING:
-    from .core.registry import ModelRegistry
     from .request_record import RequestRecord
 
 disable_created_metrics()  # no *_created series: they double the output and no dashboard reads them
@@ -71,8 +74,8 @@ MODEL_LOADED = Gauge(
 MULTIPROCESS = values.ValueClass is not values.MutexValue
 
 
-class BatchObserver:
-    """Handed to one model's Batcher; records each ONNX Runtime call."""
+class BatchMetrics:
+    """Handed to one model version's Batcher (through `batch_metrics_for`); records each ONNX Runtime call."""
 
     def __init__(self, model: str) -> None:
         self._wait = QUEUE_WAIT_SECONDS.labels(model)
@@ -80,34 +83,26 @@ class BatchObserver:
         self._rows = BATCH_ROWS.labels(model)
         self._queued = QUEUE_ROWS.labels(model)
 
-    def batch_done(self, rows: int, waits: list[float], run_seconds: float, queued_rows: int) -> None:
-        self._rows.observe(rows)
-        self._run.observe(run_seconds)
-        for wait in waits:
+    def batch_done(self, report: BatchReport) -> None:
+        self._rows.observe(report.rows)
+        self._run.observe(report.run_seconds)
+        for wait in report.waits:
             self._wait.observe(wait)
-        self._queued.set(queued_rows)
+        self._queued.set(report.queued_rows)
 
 
-def model_load(model: str, ok: bool) -> None:
-    """One attempt to load a model version (from the registry's "loaded" / "rejected" events)."""
-    MODEL_LOADS.labels(model, "success" if ok else "failure").inc()
+def batch_metrics_for(model: LoadedModel) -> BatchMetrics:
+    return BatchMetrics(model.name)
 
 
-def watch(registry: ModelRegistry) -> None:
-    listeners = getattr(registry, "listeners", None)
-    if listeners is not None and _on_model_event not in listeners:
-        # Load outcomes come from the registry's events: the registry itself needs no metrics code.
-        listeners.append(_on_model_event)
-
-
-def _on_model_event(event: object) -> None:
-    kind, name = getattr(event, "kind", ""), getattr(event, "name", "")
-    if kind in ("loaded", "rejected"):
-        model_load(name, ok=kind == "loaded")
-    if kind in ("loaded", "unloaded"):
-        MODEL_LOADED.labels(name, str(event.version)).set(1 if kind == "loaded" else 0)
-        if kind == "unloaded":
-            QUEUE_ROWS.labels(name).set(0)  # its batcher has run what was queued
+def on_model_event(event: ModelEvent) -> None:
+    """The registry's load, rejection and unload events, as metrics: the registry itself knows no metrics."""
+    if event.kind in ("loaded", "rejected"):
+        MODEL_LOADS.labels(event.name, "success" if event.kind == "loaded" else "failure").inc()
+    if event.kind in ("loaded", "unloaded"):
+        MODEL_LOADED.labels(event.name, str(event.version)).set(1 if event.kind == "loaded" else 0)
+        if event.kind == "unloaded":
+            QUEUE_ROWS.labels(event.name).set(0)  # its batcher has run what was queued
 
 
 def worker_gone(pid: int | None = None) -> None:

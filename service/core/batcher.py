@@ -32,10 +32,21 @@ Arrays = dict[str, np.ndarray]
 RunFn = Callable[[Arrays], tuple[np.ndarray, np.ndarray]]
 
 
-class BatchObserver(Protocol):
-    """Told about every ONNX Runtime call (metrics); must be cheap, it runs on the event loop."""
+@dataclass(frozen=True)
+class BatchReport:
+    """One ONNX Runtime call, as observers (metrics, statistics) hear of it."""
 
-    def batch_done(self, rows: int, waits: list[float], run_seconds: float, queued_rows: int) -> None: ...
+    rows: int
+    waits: list[float]  # seconds each request of the batch waited in the queue
+    run_seconds: float
+    queued_rows: int  # rows still waiting when it ended
+    probabilities: np.ndarray  # float32 [rows, labels], the batch's answers
+
+
+class BatchObserver(Protocol):
+    """Told about every ONNX Runtime call; must be cheap, it runs on the event loop."""
+
+    def batch_done(self, report: BatchReport) -> None: ...
 
 
 @dataclass
@@ -173,7 +184,9 @@ class Batcher:
         if self._observer is not None:
             waits = [started - p.queued_at for p in batch]
             elapsed = time.perf_counter() - started
-            self._observer.batch_done(probabilities.shape[0], waits, elapsed, self._queued_rows)
+            self._observer.batch_done(
+                BatchReport(probabilities.shape[0], waits, elapsed, self._queued_rows, probabilities)
+            )
         start = 0
         for pending in batch:
             end = start + pending.rows

@@ -1,50 +1,42 @@
-"""Typed errors of the core. Each protocol adapter maps them to its own status codes and bodies, once."""
+"""Typed errors of the core. Each protocol maps them to its own statuses once (`service/protocols/errors.py`).
+
+The message is meant for the caller and names the problem; the core says nothing of HTTP or gRPC codes.
+"""
 
 
 class ServiceError(Exception):
-    """Base class: the message is meant for the caller and names the problem."""
-
-    status_code = 500
+    """Base class of every error a caller may see."""
 
 
 class InvalidInput(ServiceError):
-    """The caller sent something the model cannot take (shape, dtype, NaN, threshold, body)."""
-
-    status_code = 400
+    """The caller sent something the model cannot take (shape, type, NaN, threshold, body)."""
 
 
 class ModelNotFound(ServiceError):
-    status_code = 404
+    """No such model, or not the version asked for."""
 
 
 class ModelNotReady(ServiceError):
-    """The model exists but is not loaded (still loading, or failed to load)."""
-
-    status_code = 503
+    """The model exists but is not served (still loading, failed to load, unloaded, or the server is stopping)."""
 
 
 class Overloaded(ServiceError):
     """The model's queue is full: the caller should retry later."""
 
-    status_code = 503
     retry_after_seconds = 1
 
 
 class PayloadTooLarge(ServiceError):
-    status_code = 413
+    """The request is larger than the server accepts."""
 
 
 class UnsupportedMediaType(ServiceError):
-    status_code = 415
+    """The request's encoding is not one the server reads."""
 
 
 class ModelLoadFailed(ServiceError):
-    """An explicit load found the model but no version of it loads (Triton answers such a load with 400)."""
-
-    status_code = 400
+    """An explicit load found the model but its newest version does not load (Triton answers such a load with 400)."""
 
 
 class DeadlineExceeded(ServiceError):
     """The result was not ready within the request's deadline; its queued rows are dropped, not run."""
-
-    status_code = 504

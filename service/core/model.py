@@ -1,4 +1,4 @@
-"""One ONNX model in ONNX Runtime: its metadata, its inputs, and how a request's arrays become its inputs."""
+"""One ONNX model in ONNX Runtime: its inputs, labels and thresholds, its runs, and what a call costs."""
 
 from __future__ import annotations
 
@@ -115,26 +115,6 @@ class LoadedModel:
             return thresholds
         return np.full(len(self.labels), _check_threshold(spec, "threshold"), np.float32)
 
-    def to_arrays(self, raw_inputs: dict[str, object], max_rows: int) -> dict[str, np.ndarray]:
-        """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes."""
-        names = set(raw_inputs)
-        expected = set(self.input_names)
-        if names != expected:
-            missing, unknown = sorted(expected - names), sorted(names - expected)
-            raise InvalidInput(
-                f"model {self.name!r} takes inputs {self.input_names}; missing {missing}, unknown {unknown}"
-            )
-        arrays = {spec.name: _to_array(spec, raw_inputs[spec.name]) for spec in self.inputs}
-        batch_sizes = {a.shape[0] for a in arrays.values()}
-        if len(batch_sizes) != 1:
-            raise InvalidInput(f"inputs disagree on the number of rows: { {n: a.shape[0] for n, a in arrays.items()} }")
-        rows = batch_sizes.pop()
-        if rows == 0:
-            raise InvalidInput("empty batch: send at least one row")
-        if rows > max_rows:
-            raise InvalidInput(f"batch of {rows} rows is over the limit of {max_rows} (MAX_BATCH_SIZE)")
-        return arrays
-
 
 def _labels_and_thresholds(metadata: dict[str, str], path: Path) -> tuple[list[str], np.ndarray]:
     try:
@@ -153,35 +133,3 @@ def _check_threshold(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise InvalidInput(f"{what} must be a number in [0, 1], got {value!r}")
     return float(value)
-
-
-def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
-    try:
-        array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidInput(f"input {spec.name!r} is not a rectangular array of numbers ({exc})") from None
-    if array.ndim and array.shape[0] == 0:
-        raise InvalidInput(f"empty batch: input {spec.name!r} has no rows; send at least one")
-    if array.dtype.kind not in "iuf":
-        # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
-        kind = "holds null or objects" if array.dtype.kind == "O" else f"is of type {array.dtype}"
-        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {kind}")
-    if array.ndim != len(spec.shape) or any(
-        want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
-    ):
-        want = ["rows", *(d if d is not None else "any" for d in spec.row_shape)]
-        raise InvalidInput(f"input {spec.name!r} has shape {list(array.shape)}, expected {want}")
-    if spec.dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            converted = array.astype(spec.dtype, copy=False)
-        if not np.all(np.isfinite(converted)):
-            raise InvalidInput(f"input {spec.name!r} holds NaN, infinity or a number too large for {spec.dtype}")
-        return converted
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        raise InvalidInput(f"input {spec.name!r} holds NaN or infinity")
-    if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
-        raise InvalidInput(f"input {spec.name!r} takes integers ({spec.dtype}), got fractional numbers")
-    info = np.iinfo(spec.dtype)
-    if array.size and (array.min() < info.min or array.max() > info.max):
-        raise InvalidInput(f"input {spec.name!r} holds integers outside the {spec.dtype} range")
-    return array.astype(spec.dtype, copy=False)

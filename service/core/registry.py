@@ -19,15 +19,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import observability
-from ..settings import Settings
-from .batcher import Batcher
-from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, ModelNotReady
+from .batcher import Batcher, BatchObserver
+from .errors import InvalidInput, ModelLoadFailed, ModelNotFound
 from .model import LoadedModel, ModelLoadError
-from .repository_files import MODEL_NAME, Fingerprint, fingerprint, scan_repository
+from .repository_files import MODEL_NAME, Fingerprint, fingerprint, model_path, scan_repository
 from .shared_unloads import SharedUnloads
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """What the registry needs to know, handed in where the app is assembled."""
+
+    root: Path  # NAME/VERSION/model.onnx
+    intra_op_threads: int = 1
+    max_batch_size: int = 64
+    max_batch_delay_ms: float = 0.0
+    inline_run_us: float = 50.0
+    max_queue_rows: int = 1024
+    shared_dir: Path | None = None  # with several workers: where their unloads are shared
 
 
 @dataclass
@@ -66,6 +77,7 @@ class ModelEvent:
 
 
 Listener = Callable[[ModelEvent], None]
+BatchObserverFactory = Callable[[LoadedModel], BatchObserver | None]
 
 
 def check_model_name(name: str) -> str:
@@ -76,16 +88,22 @@ def check_model_name(name: str) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        listeners: list[Listener] | None = None,
+        batch_observer_for: BatchObserverFactory | None = None,
+    ) -> None:
+        self.config = config
         self.models: dict[str, ModelState] = {}
         self.loading = False
-        self.listeners: list[Listener] = []  # called on the event loop after each load, rejection and unload
+        self.listeners = listeners or []  # called on the event loop after each load, rejection and unload
+        self._batch_observer_for = batch_observer_for
         self._lock = asyncio.Lock()
         # With several workers, explicit unloads are shared (core/shared_unloads.py); otherwise they live here.
         # `_followed` is the list as the last sync applied it: our own writes are not marked followed, since the
         # file may also hold another worker's change made meanwhile; the next follow-up syncs both.
-        self.shared = SharedUnloads(settings.shared_dir) if settings.shared_dir else None
+        self.shared = SharedUnloads(config.shared_dir) if config.shared_dir else None
         self._followed: frozenset[str] = frozenset()
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
@@ -101,7 +119,7 @@ class ModelRegistry:
     async def sync(self) -> None:
         """Load what is new or changed on disk, unload what has gone (and follow other workers' unloads)."""
         async with self._lock:
-            on_disk = scan_repository(self.settings.model_repository)
+            on_disk = scan_repository(self.config.root)
             for name in [n for n in self.models if n not in on_disk]:
                 await self._remove(name)
             shared = self.shared.names() if self.shared else None
@@ -123,7 +141,7 @@ class ModelRegistry:
         """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if the newest fails."""
         check_model_name(name)
         async with self._lock:
-            versions = scan_repository(self.settings.model_repository, only=name).get(name)
+            versions = scan_repository(self.config.root, only=name).get(name)
             if not versions:
                 if name in self.models:
                     await self._remove(name)
@@ -179,7 +197,7 @@ class ModelRegistry:
         for version in reversed(state.versions):
             if unchanged and version <= current:
                 break  # the served version is the newest that loads: nothing to do
-            path = self.settings.model_path(state.name, version)
+            path = model_path(self.config.root, state.name, version)
             before = fingerprint(path)
             if before is None:
                 continue
@@ -231,12 +249,12 @@ class ModelRegistry:
         state.error = "; ".join(errors) or None
 
     def _path_print(self, state: ModelState, version: int | None) -> Fingerprint | None:
-        return None if version is None else fingerprint(self.settings.model_path(state.name, version))
+        return None if version is None else fingerprint(model_path(self.config.root, state.name, version))
 
     def _load_and_warm(self, name: str, version: int, path: Path) -> LoadedModel:
         try:
-            model = LoadedModel.load(name, version, path, self.settings.ort_intra_op_threads)
-            model.warm_up(self.settings.max_batch_size)
+            model = LoadedModel.load(name, version, path, self.config.intra_op_threads)
+            model.warm_up(self.config.max_batch_size)
         except ModelLoadError:
             raise
         except Exception as exc:  # e.g. ORT failing the warm-up run: still this file's fault, so a rejection
@@ -244,16 +262,15 @@ class ModelRegistry:
         return model
 
     def _batcher_for(self, model: LoadedModel) -> Batcher:
-        s = self.settings
-        observer = observability.BatchObserver(model.name)
+        c = self.config
         return Batcher(
             model.run,
-            s.max_batch_size,
-            s.max_batch_delay_ms,
-            s.max_queue_rows,
-            observer,
+            c.max_batch_size,
+            c.max_batch_delay_ms,
+            c.max_queue_rows,
+            self._batch_observer_for(model) if self._batch_observer_for else None,
             predict_seconds=model.cost.seconds if model.cost else None,
-            inline_below_s=s.inline_run_us / 1e6,
+            inline_below_s=c.inline_run_us / 1e6,
         )
 
     def _notify(self, event: ModelEvent) -> None:
@@ -263,7 +280,7 @@ class ModelRegistry:
             except Exception:  # a broken metrics hook must not break loading
                 log.exception("model event listener %r failed", listener)
 
-    # -- lookups used by every protocol --------------------------------------------------------------
+    # -- lookups ------------------------------------------------------------------------------------
 
     def state(self, name: str) -> ModelState:
         check_model_name(name)
@@ -272,39 +289,6 @@ class ModelRegistry:
             known = sorted(self.models) or "none"
             raise ModelNotFound(f"unknown model {name!r}; models in the repository: {known}")
         return state
-
-    def get(self, name: str, version: int | None = None) -> ServedModel:
-        state = self.state(name)
-        if state.served is None:
-            why = "unloaded through the repository API" if state.unloaded else state.error or "still loading"
-            raise ModelNotReady(f"model {name!r} is not loaded: {why}")
-        if version is not None and version != state.served.model.version:
-            raise ModelNotFound(
-                f"model {name!r} version {version} is not served; served version: {state.served.model.version}"
-            )
-        return state.served
-
-    def default_model_name(self) -> str:
-        if self.settings.default_model:
-            return self.settings.default_model
-        if len(self.models) == 1:
-            return next(iter(self.models))
-        raise ModelNotFound(
-            f"no default model: the repository holds {sorted(self.models)}; set DEFAULT_MODEL "
-            "or call /models/{name}/predict"
-        )
-
-    def not_ready_reasons(self) -> list[str]:
-        """Startup loading, an empty repository, or a model on disk that serves no version at all.
-
-        A rejected NEW version does not count: the previous version still serves (the error shows in the
-        model's metadata). A model unloaded through the API does not count either: that was asked for.
-        """
-        if self.loading:
-            return ["models are loading"]
-        if not self.models:
-            return [f"no model found in {self.settings.model_repository} (expected NAME/VERSION/model.onnx)"]
-        return [f"{s.name}: {s.error or 'not loaded'}" for s in self.models.values() if not s.ready and not s.unloaded]
 
 
 def _describe_cost(model: LoadedModel) -> str:

@@ -18,6 +18,10 @@ def is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def model_path(root: Path, name: str, version: int) -> Path:
+    return root / name / str(version) / "model.onnx"
+
+
 def fingerprint(path: Path) -> Fingerprint | None:
     """(mtime, size) of a regular file, None when it is missing."""
     try:

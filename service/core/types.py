@@ -1,6 +1,9 @@
-"""Protocol-free request and result objects: every adapter translates to and from these."""
+"""Protocol-free requests, results and descriptions: every adapter translates to and from these."""
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +24,13 @@ class InputSpec:
 
 @dataclass
 class InferenceRequest:
-    model_name: str
-    inputs: dict[str, object]  # raw values (nested lists or numpy arrays) by input name
-    model_version: int | None = None
+    """What a caller asks for. Inputs come as named columns, or as rows (`instances`), as the caller sent them."""
+
+    inputs: dict[str, object] | None = None  # input name -> batch (nested lists or a numpy array)
+    instances: list[Any] | None = None  # rows: a value for a one-input model, or {input name: value}
     threshold: ThresholdSpec = None
-    request_id: str | None = None
-    timeout_ms: float | None = None  # a protocol's own timeout field; the core applies the smallest limit
+    arrived_at: float | None = None  # monotonic clock; the deadline counts from here (now, if None)
+    timeout_ms: float | None = None  # the client's own limit, if its protocol carries one
 
 
 @dataclass
@@ -46,6 +50,33 @@ class InferenceResult:
     def rows(self) -> int:
         return int(self.probabilities.shape[0])
 
-    def positive_labels(self) -> list[list[str]]:
-        labels = self.labels
-        return [[labels[j] for j in np.flatnonzero(row)] for row in self.multi_hot]
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reasons: list[str]  # why not, for a person
+    served: dict[str, int]  # model name -> version served
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """One model as the repository knows it, served or not. `state` is one of MODEL_STATES."""
+
+    name: str
+    state: str
+    version: int | None  # served, or else the newest on disk
+    versions: list[int]  # on disk, ascending
+    labels: list[str]
+    thresholds: list[float]
+    inputs: list[InputSpec]
+    provenance: dict[str, str]  # the model file's other metadata (export and calibration records)
+    reason: str | None  # why it is not served, or why a newer version was rejected
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+
+# A model's state. PENDING: on disk, not yet picked up (the next poll or an explicit load will).
+LOADING, READY, DRAINING, FAILED, UNLOADED, PENDING = "loading", "ready", "draining", "failed", "unloaded", "pending"
+MODEL_STATES = (LOADING, READY, DRAINING, FAILED, UNLOADED, PENDING)

@@ -1,10 +1,12 @@
 """The inference endpoints without the router's full walk: same handlers, same errors, fewer layers.
 
 FastAPI routes and documents every endpoint. For a POST to one of the hot endpoints (the `LeanRoute`s of
-`native.predict_router` and `v2.infer_router`), this middleware, the innermost (so API keys, CORS, request
-ids, metrics and deadlines have all run), finds the route among those few and calls its handler directly.
-It skips the walk over every router, the exception middleware and FastAPI's exit stack. Errors answer as
-the app's handlers answer them; anything unexpected goes on up to the app's 500 handler.
+`native.predict_router`, `v2.infer_router` and `tfserving.predict_router`), this middleware, the innermost (so API
+keys, CORS, request ids, metrics and deadlines have all run), finds the route among those few and calls its handler
+directly.
+It skips the walk over every router, the exception middleware and FastAPI's exit stack. Errors answer through
+the same mapping as the app's handlers (`errors.py`); anything unexpected goes on up to the request middleware's
+500 answer.
 """
 
 from __future__ import annotations

@@ -1,26 +1,35 @@
-"""What every protocol adapter shares: bounded body reading, JSON in and out, core errors to HTTP."""
+"""What every HTTP adapter shares: bounded body reading, content types, JSON answers, deadlines, the lean route."""
 
 from __future__ import annotations
 
-import gc
+import math
+import time
 import typing
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from ..core.errors import InvalidInput, Overloaded, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from ..core.dataplane import DataPlane
+from ..core.errors import InvalidInput, PayloadTooLarge, ServiceError, UnsupportedMediaType
 from ..core.repository_files import is_decimal
-from ..middleware import CLIENT_CLOSED
+from ..core.types import InferenceRequest
 from ..state import ServiceState
+from .errors import CLIENT_CLOSED, http_headers, http_status
+from .json_body import dump_json, parse_json_object
 
 JSON_TYPES = ("application/json", "")
+TIMEOUT_HEADER = "X-Request-Timeout-Ms"
+ARRIVAL = "sigmoid_serve.arrival"  # scope key: when the request arrived (monotonic), set by request_deadline.py
 
 
 def service_state(request: Request) -> ServiceState:
     return request.app.state.service
+
+
+def data_plane(request: Request) -> DataPlane:
+    return request.app.state.service.plane
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -50,25 +59,6 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return parse_json_object(body)
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise InvalidInput("empty body: send a JSON object")
-    # A tensor in JSON becomes thousands of nested lists; letting the cyclic GC scan them again and again while
-    # orjson builds them cost 3x the parse itself (64x64x3 image, 64 requests in flight). JSON holds no cycles.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    if not isinstance(document, dict):
-        raise InvalidInput(f"body must be a JSON object, got {type(document).__name__}")
-    return document
-
-
 def parse_version(text: str) -> int:
     """A model version from a URL segment (v2 and TF Serving paths carry it as text)."""
     if not is_decimal(text) or int(text) < 1:
@@ -76,23 +66,32 @@ def parse_version(text: str) -> int:
     return int(text)
 
 
+def inference_request(request: Request, **fields: Any) -> InferenceRequest:
+    """An InferenceRequest that counts its deadline from the request's arrival, with the client's timeout header."""
+    header = request.headers.get(TIMEOUT_HEADER)
+    timeout_ms = None
+    if header is not None:
+        try:
+            timeout_ms = float(header)
+        except ValueError:
+            timeout_ms = math.nan
+        if not math.isfinite(timeout_ms) or timeout_ms <= 0:
+            raise InvalidInput(f"header {TIMEOUT_HEADER} must be a positive number of milliseconds, got {header!r}")
+    arrived_at = request.scope.get(ARRIVAL) or time.monotonic()
+    return InferenceRequest(arrived_at=arrived_at, timeout_ms=timeout_ms, **fields)
+
+
 def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
-        status_code=status_code,
-        headers=headers,
-        media_type="application/json",
-    )
+    return Response(dump_json(content), status_code=status_code, headers=headers, media_type="application/json")
+
+
+def error_response(error: ServiceError) -> Response:
+    return json_response({"error": str(error)}, http_status(error), http_headers(error))
 
 
 def client_gone_response() -> Response:
     """The client hung up while sending its body: nobody reads this answer, and it is not a server fault."""
     return json_response({"error": "client disconnected before the body was complete"}, CLIENT_CLOSED)
-
-
-def error_response(exc: ServiceError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
-    return json_response({"error": str(exc)}, exc.status_code, headers)
 
 
 ERROR_SCHEMA = {

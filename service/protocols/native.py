@@ -6,13 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from .. import health
 from ..core.errors import InvalidInput
-from ..core.model import LoadedModel
-from ..core.registry import ModelState
-from ..core.types import InferenceRequest, InferenceResult
+from ..core.types import InferenceResult, InputSpec, ModelDescription
 from .examples import ModelName, ModelVersion, ok_example
-from .http import LeanRoute, error_responses, json_response, read_json_object, service_state
+from .http import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_object
 from .native_schema import (
     MODEL_INFO_EXAMPLE,
     PREDICT_REQUEST_EXAMPLES,
@@ -46,7 +43,7 @@ PREDICT_RESPONSES = {
 @predict_router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
 async def predict_default(request: Request) -> Response:
     """Predict with the default model (DEFAULT_MODEL, or the only model in the repository)."""
-    return await _predict(request, service_state(request).registry.default_model_name(), None)
+    return await _predict(request, None, None)
 
 
 @predict_router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
@@ -63,32 +60,17 @@ async def predict_version(name: ModelName, version: ModelVersion, request: Reque
     return await _predict(request, name, version)
 
 
-async def _predict(request: Request, name: str, version: int | None) -> Response:
-    state = service_state(request)
-    state.registry.state(name)  # unknown model: 404 before reading a body for it
+async def _predict(request: Request, name: str | None, version: int | None) -> Response:
+    plane = data_plane(request)
+    served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
     document = await read_json_object(request)
     unknown = set(document) - {"instances", "threshold"}
     if unknown:
         raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes 'instances' and 'threshold'")
-    instances = document.get("instances")
-    if not isinstance(instances, list):
+    if "instances" not in document:
         raise InvalidInput("'instances' must be a list with one entry per example")
-    model = state.registry.get(name, version).model
-    core_request = InferenceRequest(name, _columns(model, instances), version, document.get("threshold"))
-    return json_response(encode_result(await state.inference.infer(core_request)))
-
-
-def _columns(model: LoadedModel, instances: list[Any]) -> dict[str, object]:
-    """Row format to named columns: a list of rows for one input, a list of {input: value} for several."""
-    if len(model.inputs) == 1 and not (instances and isinstance(instances[0], dict)):
-        return {model.inputs[0].name: instances}
-    if not all(isinstance(row, dict) for row in instances):
-        raise InvalidInput(f"model {model.name!r} takes inputs {model.input_names}: each instance must be an object")
-    names = model.input_names
-    for i, row in enumerate(instances):
-        if set(row) != set(names):
-            raise InvalidInput(f"instance {i} has keys {sorted(row)}, expected {names}")
-    return {name: [row[name] for row in instances] for name in names}
+    core_request = inference_request(request, instances=document["instances"], threshold=document.get("threshold"))
+    return json_response(encode_result(await plane.infer(served, core_request)))
 
 
 def encode_result(result: InferenceResult) -> dict[str, Any]:
@@ -115,7 +97,7 @@ def encode_result(result: InferenceResult) -> dict[str, Any]:
 )
 async def list_models(request: Request) -> Response:
     """Every model in the repository, served or not."""
-    return json_response([model_info(s) for s in service_state(request).registry.models.values()])
+    return json_response([model_info(d) for d in data_plane(request).describe_all()])
 
 
 @router.get(
@@ -126,26 +108,28 @@ async def list_models(request: Request) -> Response:
 )
 async def get_model(name: ModelName, request: Request) -> Response:
     """Labels, thresholds, inputs, versions and export provenance of one model."""
-    return json_response(model_info(service_state(request).registry.state(name)))
+    return json_response(model_info(data_plane(request).describe(name)))
 
 
-def model_info(state: ModelState) -> dict[str, Any]:
-    model = state.served.model if state.served else None
+def model_info(model: ModelDescription) -> dict[str, Any]:
+    served = model.state in ("ready", "draining")
     return {
-        "name": state.name,
-        "ready": state.ready,
-        "version": model.version if model else None,
-        "versions": state.versions,
-        "labels": model.labels if model else [],
-        "thresholds": model.thresholds if model else [],
-        "inputs": [
-            {"name": s.name, "dtype": s.dtype.name, "shape": [-1 if d is None else d for d in s.shape]}
-            for s in (model.inputs if model else [])
-        ],
-        "outputs": ["probabilities", "logits"] if model else [],
-        "provenance": {k: v for k, v in model.metadata.items() if k not in ("labels", "thresholds")} if model else {},
-        "error": state.error,
+        "name": model.name,
+        "ready": model.ready,
+        "state": model.state,
+        "version": model.version if served else None,
+        "versions": model.versions,
+        "labels": model.labels,
+        "thresholds": model.thresholds,
+        "inputs": [_input_info(spec) for spec in model.inputs],
+        "outputs": ["probabilities", "logits"] if served else [],
+        "provenance": model.provenance,
+        "error": model.reason,
     }
+
+
+def _input_info(spec: InputSpec) -> dict[str, Any]:
+    return {"name": spec.name, "dtype": spec.dtype.name, "shape": [-1 if d is None else d for d in spec.shape]}
 
 
 @router.get("/health/live", tags=["health"], responses=ok_example({"status": "live"}))
@@ -161,10 +145,8 @@ async def live() -> Response:
 )
 async def ready(request: Request) -> Response:
     """200 when every model is loaded and warmed up; 503 with the reasons otherwise."""
-    state = service_state(request)
-    reasons = health.not_ready_reasons(state)
-    if reasons:
+    readiness = data_plane(request).ready()
+    if not readiness.ready:
+        reasons = readiness.reasons
         return json_response({"status": "not ready", "error": "; ".join(reasons), "reasons": reasons}, 503)
-    return json_response(
-        {"status": "ready", "models": {n: s.served.model.version for n, s in state.registry.models.items() if s.served}}
-    )
+    return json_response({"status": "ready", "models": readiness.served})

@@ -1,6 +1,6 @@
 """OpenAPI description of the native API. Used for documentation only: the hot path parses with orjson."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,7 +54,11 @@ class InputInfo(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    ready: bool
+    ready: bool = Field(description="Served by this server and not stopping: requests for it are answered.")
+    state: Literal["loading", "ready", "draining", "failed", "unloaded"] = Field(
+        description="loading (not served yet), ready, draining (the server is stopping), failed (no version loads: "
+        "see error), unloaded (through the repository API)."
+    )
     version: int | None = Field(description="The version being served.")
     versions: list[int] = Field(description="Versions found in the repository.")
     labels: list[str]
@@ -89,6 +93,7 @@ PREDICT_RESPONSE_EXAMPLE = {
 MODEL_INFO_EXAMPLE = {
     "name": DEMO_MODEL,
     "ready": True,
+    "state": "ready",
     "version": DEMO_VERSION,
     "versions": [DEMO_VERSION],
     "labels": DEMO_LABELS,

@@ -1,9 +1,8 @@
-"""ASGI middleware: starts each request's clock for the core's deadline, and stops work for clients that left.
+"""ASGI middleware: notes each request's arrival (its deadline counts from there), and stops work for clients that
+left.
 
-It records the arrival time and the `X-Request-Timeout-Ms` header (the core turns them into a deadline, so
-every protocol shares one rule). Once the body has been read, it listens for the client hanging up: if that
-happens before the response starts, the handler is cancelled, which cancels its batcher submission, so rows
-nobody will read are never run.
+Once the body has been read, it listens for the client hanging up: if that happens before the response starts,
+the handler is cancelled, which cancels its batcher submission, so rows nobody will read are never run.
 """
 
 from __future__ import annotations
@@ -11,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.deadline import TIMEOUT_HEADER, request_finished, request_started
+from .http import ARRIVAL
 
 log = logging.getLogger(__name__)
-
-_HEADER = TIMEOUT_HEADER.lower().encode()  # ASGI header names are lower-case
 
 
 class RequestDeadlineMiddleware:
@@ -29,12 +27,8 @@ class RequestDeadlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == _HEADER), None)
-        token = request_started(header)
-        try:
-            await _CancelOnDisconnect(self.app, scope, receive, send).run()
-        finally:
-            request_finished(token)
+        scope[ARRIVAL] = time.monotonic()
+        await _CancelOnDisconnect(self.app, scope, receive, send).run()
 
 
 class _CancelOnDisconnect:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from ..core.errors import InvalidInput, ModelNotFound
+from ..core.errors import InvalidInput
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
-from ..core.types import InferenceRequest, InferenceResult
+from ..core.types import DRAINING, FAILED, LOADING, READY, InferenceResult, ModelDescription
 from .examples import (
     TFSERVING_METADATA_EXAMPLE,
     TFSERVING_PREDICT_RESPONSE_EXAMPLE,
@@ -25,10 +25,20 @@ from .examples import (
     VersionAndVerb,
     ok_example,
 )
-from .http import error_responses, json_response, parse_version, read_json_object, service_state
+from .http import (
+    LeanRoute,
+    data_plane,
+    error_responses,
+    inference_request,
+    json_response,
+    parse_version,
+    read_json_object,
+)
 from .protocol_schemas import TF_PREDICT_DOC
 
 router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"])
+# The hot path: the fast lane calls these without the router's walk (see fast_lane.py).
+predict_router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"], route_class=LeanRoute)
 
 SIGNATURE = "serving_default"
 OUTPUT_MULTI_HOT = "multi_hot"
@@ -40,7 +50,7 @@ RESPONSES = {**ok_example(TFSERVING_PREDICT_RESPONSE_EXAMPLE), **error_responses
 @router.get("/{name}", responses={**ok_example(TFSERVING_STATUS_EXAMPLE), **error_responses(400, 404)})
 async def model_status(name: ModelName, request: Request) -> Response:
     """State of the model's version, TF Serving style (AVAILABLE once it is loaded and warmed up)."""
-    return json_response({"model_version_status": [_version_status(request, name, None)]})
+    return json_response({"model_version_status": [_version_status(data_plane(request).describe(name))]})
 
 
 @router.get(
@@ -48,13 +58,14 @@ async def model_status(name: ModelName, request: Request) -> Response:
 )
 async def model_version_status(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """State of one version; 404 unless it is the version being served."""
-    return json_response({"model_version_status": [_version_status(request, name, parse_version(version))]})
+    model = data_plane(request).describe(name, parse_version(version))
+    return json_response({"model_version_status": [_version_status(model)]})
 
 
 @router.get("/{name}/metadata", responses={**ok_example(TFSERVING_METADATA_EXAMPLE), **error_responses(400, 404, 503)})
 async def model_metadata(name: ModelName, request: Request) -> Response:
     """The serving_default signature: inputs and outputs with dtypes and shapes (-1 = any), plus labels."""
-    return json_response(_metadata(service_state(request).registry.get(name).model))
+    return json_response(_metadata(data_plane(request).lookup(name).model))
 
 
 @router.get(
@@ -63,26 +74,26 @@ async def model_metadata(name: ModelName, request: Request) -> Response:
 )
 async def model_version_metadata(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v1/models/{name}/metadata, refused unless `version` is the one served."""
-    return json_response(_metadata(service_state(request).registry.get(name, parse_version(version)).model))
+    return json_response(_metadata(data_plane(request).lookup(name, parse_version(version)).model))
 
 
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
 # split by hand so that an unknown verb gets a message instead of a bare 404/405.
-@router.post("/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
+@predict_router.post("/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
 async def predict(name_and_verb: NameAndVerb, request: Request) -> Response:
     """`POST /v1/models/{name}:predict` with {"instances": [...]} or {"inputs": ...}."""
     return await _predict(request, _strip_verb(name_and_verb), None)
 
 
-@router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
+@predict_router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
 async def predict_version(name: ModelName, version_and_verb: VersionAndVerb, request: Request) -> Response:
     """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
     return await _predict(request, name, parse_version(_strip_verb(version_and_verb)))
 
 
 async def _predict(request: Request, name: str, version: int | None) -> Response:
-    state = service_state(request)
-    state.registry.state(name)  # unknown model: 404 before reading a body for it
+    plane = data_plane(request)
+    served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
     document = await read_json_object(request)
     unknown = set(document) - BODY_FIELDS
     if unknown:
@@ -92,12 +103,13 @@ async def _predict(request: Request, name: str, version: int | None) -> Response
         raise InvalidInput(f"unknown signature_name {signature!r}; the only signature is {SIGNATURE!r}")
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput("send exactly one of 'instances' (row format) or 'inputs' (columnar format)")
-    model = state.registry.get(name, version).model
+    threshold = document.get("threshold")
     if "instances" in document:
-        columns = _row_columns(model, document["instances"])
+        core_request = inference_request(request, instances=document["instances"], threshold=threshold)
     else:
-        columns = _columnar_columns(model, document["inputs"])
-    result = await state.inference.infer(InferenceRequest(name, columns, version, document.get("threshold")))
+        columns = _columnar_columns(served.model, document["inputs"])
+        core_request = inference_request(request, inputs=columns, threshold=threshold)
+    result = await plane.infer(served, core_request)
     outputs = _outputs(result)
     if "instances" in document:
         rows = [{key: value[i] for key, value in outputs.items()} for i in range(result.rows)]
@@ -113,21 +125,6 @@ def _outputs(result: InferenceResult) -> dict[str, np.ndarray]:
     }
 
 
-def _row_columns(model: LoadedModel, instances: Any) -> dict[str, object]:
-    """Row format: a list of values for a one-input model, or a list of {input: value} objects."""
-    if not isinstance(instances, list):
-        raise InvalidInput("'instances' must be a list with one entry per example")
-    names = model.input_names
-    if not all(isinstance(row, dict) for row in instances):
-        if len(names) == 1 and not any(isinstance(row, dict) for row in instances):
-            return {names[0]: instances}
-        raise InvalidInput(f"model {model.name!r} takes inputs {names}: each instance must be an object")
-    for i, row in enumerate(instances):
-        if set(row) != set(names):
-            raise InvalidInput(f"instance {i} has keys {sorted(row)}, expected {names}")
-    return {name: [row[name] for row in instances] for name in names}
-
-
 def _columnar_columns(model: LoadedModel, inputs: Any) -> dict[str, object]:
     """Columnar format: {input: batch} for any model, or just the batch for a one-input model."""
     if isinstance(inputs, dict):
@@ -137,19 +134,16 @@ def _columnar_columns(model: LoadedModel, inputs: Any) -> dict[str, object]:
     raise InvalidInput(f"model {model.name!r} takes inputs {model.input_names}: 'inputs' must be an object")
 
 
-def _version_status(request: Request, name: str, version: int | None) -> dict[str, Any]:
-    state = service_state(request)
-    model_state = state.registry.state(name)
-    served = model_state.served
-    if version is not None and (served is None or served.model.version != version):
-        raise ModelNotFound(f"model {name!r} version {version} is not served; versions on disk: {model_state.versions}")
-    if served is not None:
-        status = "UNLOADING" if state.draining else "AVAILABLE"
-        return _status_entry(served.model.version, status, "OK", "")
-    newest = model_state.versions[-1] if model_state.versions else 0
-    if model_state.error is None:
-        return _status_entry(newest, "LOADING", "OK", "")
-    return _status_entry(newest, "END", "UNKNOWN", model_state.error)
+def _version_status(model: ModelDescription) -> dict[str, Any]:
+    version = model.version or 0
+    if model.state == READY:
+        return _status_entry(version, "AVAILABLE", "OK", "")
+    if model.state == DRAINING:
+        return _status_entry(version, "UNLOADING", "OK", "")
+    if model.state == LOADING:
+        return _status_entry(version, "LOADING", "OK", "")
+    # FAILED or UNLOADED: TF Serving's END, with the reason
+    return _status_entry(version, "END", "UNKNOWN" if model.state == FAILED else "OK", model.reason or "")
 
 
 def _status_entry(version: int, state: str, code: str, message: str) -> dict[str, Any]:

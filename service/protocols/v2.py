@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Request, Response
 
-from .. import health
-from ..core.errors import InvalidInput, ModelNotFound, UnsupportedMediaType
+from ..core.errors import InvalidInput, UnsupportedMediaType
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
-from ..core.types import InferenceRequest, InferenceResult
+from ..core.types import InferenceResult, ModelDescription
 from .examples import (
     V2_HEALTH_EXAMPLES,
     V2_INFER_RESPONSE_EXAMPLE,
@@ -27,7 +25,18 @@ from .examples import (
     ModelVersionText,
     ok_example,
 )
-from .http import JSON_TYPES, LeanRoute, error_responses, json_response, parse_version, read_body, service_state
+from .http import (
+    JSON_TYPES,
+    LeanRoute,
+    data_plane,
+    error_responses,
+    inference_request,
+    json_response,
+    parse_version,
+    read_body,
+    service_state,
+)
+from .json_body import dump_json
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
@@ -63,14 +72,15 @@ async def server_metadata(request: Request) -> Response:
 @router.get("/health/live", responses={**ok_example(V2_HEALTH_EXAMPLES["live"]), **error_responses(503)})
 async def live(request: Request) -> Response:
     """200 while the process answers."""
-    return _status({"live": health.is_live(service_state(request))})
+    return _status({"live": data_plane(request).live()})
 
 
 @router.get("/health/ready", responses={**ok_example(V2_HEALTH_EXAMPLES["ready"]), **error_responses(503)})
 async def ready(request: Request) -> Response:
     """200 when every model is loaded and warmed up, else 503 (the body says why)."""
-    reasons = health.not_ready_reasons(service_state(request))
-    return _status({"ready": not reasons, **({"error": "; ".join(reasons)} if reasons else {})}, "ready")
+    readiness = data_plane(request).ready()
+    reasons = {"error": "; ".join(readiness.reasons)} if readiness.reasons else {}
+    return _status({"ready": readiness.ready, **reasons}, "ready")
 
 
 @router.get("/models/{name}/ready", responses={**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404, 503)})
@@ -119,20 +129,18 @@ async def infer_version(name: ModelName, version: ModelVersionText, request: Req
 
 
 async def _infer(request: Request, name: str, version: int | None) -> Response:
-    state = service_state(request)
-    state.registry.state(name)  # unknown model: 404 before reading a body for it
+    plane = data_plane(request)
+    served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
     _check_content_headers(request)
-    body = await read_body(request, state.settings.max_body_bytes)
-    header_length = request.headers.get(HEADER_LENGTH)
-    header, binary = split_body(body, header_length)
-    model = state.registry.get(name, version).model
-    arrays = decode_inputs(header, binary, {spec.name: spec.dtype for spec in model.inputs})
+    body = await read_body(request, service_state(request).settings.max_body_bytes)
+    header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
+    arrays = decode_inputs(header, binary, {spec.name: spec.dtype for spec in served.model.inputs})
     outputs = requested_outputs(header, OUTPUTS)
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {request_id!r}")
-    threshold = request_threshold(header)
-    result = await state.inference.infer(InferenceRequest(name, arrays, version, threshold, request_id))
+    core_request = inference_request(request, inputs=arrays, threshold=request_threshold(header))
+    result = await plane.infer(served, core_request)
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
     if request_id is not None:
         document["id"] = request_id
@@ -164,7 +172,7 @@ def _check_content_headers(request: Request) -> None:
 
 
 def _model_metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
-    model = service_state(request).registry.get(name, version).model
+    model = data_plane(request).lookup(name, version).model  # 503 when it is not served
     n_labels = len(model.labels)
     return {
         "name": model.name,
@@ -185,13 +193,18 @@ def _model_metadata(request: Request, name: str, version: int | None) -> dict[st
 
 
 def _model_ready(request: Request, name: str, version: int | None) -> Response:
-    state = service_state(request)
-    model_state = state.registry.state(name)
-    if version is not None and version not in model_state.versions:
-        raise ModelNotFound(f"model {name!r} has no version {version}; versions: {model_state.versions}")
-    served = model_state.served
-    is_ready = served is not None and not state.draining and (version is None or served.model.version == version)
-    return _status({"name": name, "ready": is_ready}, "ready")
+    plane = data_plane(request)
+    if plane.model_ready(name, version):
+        return json_response({"name": name, "ready": True})
+    return json_response({"name": name, "ready": False, "error": _not_ready_reason(plane.describe(name), version)}, 503)
+
+
+def _not_ready_reason(model: ModelDescription, version: int | None) -> str:
+    if model.state == "draining":
+        return "the server is shutting down"
+    if model.state == "ready":  # another version serves
+        return f"model {model.name!r} serves version {model.version}, not {version}"
+    return f"model {model.name!r} is not loaded: {model.reason or 'still loading'}"
 
 
 def _status(content: dict[str, Any], key: str = "live") -> Response:
@@ -200,5 +213,4 @@ def _status(content: dict[str, Any], key: str = "live") -> Response:
 
 
 def _json_text(value: object) -> str:
-    # orjson writes float32 as its shortest form (0.3, not 0.30000001192092896).
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return dump_json(value).decode()

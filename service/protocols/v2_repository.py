@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from ..core.dataplane import IndexEntry
 from ..core.errors import InvalidInput
-from ..core.registry import ModelState, check_model_name
-from ..core.repository_files import scan_repository
+from ..core.types import READY
 from .examples import V2_REPOSITORY_INDEX_DOC, V2_REPOSITORY_INDEX_EXAMPLE, ModelName, ok_example
-from .http import check_json_content_type, error_responses, json_response, parse_json_object, read_body, service_state
+from .http import check_json_content_type, data_plane, error_responses, json_response, read_body
+from .json_body import parse_json_object
 
 router = APIRouter(prefix="/v2/repository", tags=["v2 repository"])
 
@@ -38,21 +39,15 @@ async def repository_index(request: Request) -> Response:
     ready_only = body.get("ready", False)
     if not isinstance(ready_only, bool):
         raise InvalidInput("'ready' must be true or false")
-    registry = service_state(request).registry
-    entries = {name: _index_entry(state) for name, state in registry.models.items()}
-    for name, versions in scan_repository(registry.settings.model_repository).items():
-        # On disk but not picked up yet (the next poll, or an explicit load, will).
-        entries.setdefault(name, {"name": name, "version": str(versions[-1]), "state": "UNAVAILABLE", "reason": ""})
-    listed = [entries[name] for name in sorted(entries)]
-    return json_response([e for e in listed if e["state"] == "READY"] if ready_only else listed)
+    entries = await data_plane(request).repository_index()
+    return json_response([_index_entry(e) for e in entries if e.state == READY or not ready_only])
 
 
 @router.post("/models/{name}/load", responses={**ok_example({}), **error_responses(400, 404, 415)})
 async def load_model(name: ModelName, request: Request) -> Response:
     """Load the newest loadable version now (or reload it), retrying versions rejected before."""
-    check_model_name(name)
     _check_parameters(await _read_optional_object(request), set())
-    await service_state(request).registry.load(name)
+    await data_plane(request).load(name)
     return json_response({})
 
 
@@ -60,21 +55,17 @@ async def load_model(name: ModelName, request: Request) -> Response:
 @router.post("/models/{name}/unload", responses={**ok_example({}), **error_responses(400, 404, 415)})
 async def unload_model(name: str, request: Request) -> Response:
     """Stop serving the model; requests already running finish. The watcher will not reload it."""
-    check_model_name(name)
     _check_parameters(await _read_optional_object(request), _UNLOAD_PARAMETERS)
-    await service_state(request).registry.unload(name)
+    await data_plane(request).unload(name)
     return json_response({})
 
 
-def _index_entry(state: ModelState) -> dict[str, Any]:
-    served = state.served
-    version = served.model.version if served else (state.versions[-1] if state.versions else None)
-    reason = "unloaded" if state.unloaded else state.error or ""
+def _index_entry(entry: IndexEntry) -> dict[str, Any]:
     return {
-        "name": state.name,
-        "version": "" if version is None else str(version),
-        "state": "READY" if served else "UNAVAILABLE",
-        "reason": reason,
+        "name": entry.name,
+        "version": "" if entry.version is None else str(entry.version),
+        "state": "READY" if entry.state == READY else "UNAVAILABLE",
+        "reason": entry.reason,
     }
 
 

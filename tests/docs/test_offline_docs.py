@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.docs import is_docs_path
+from service.auth import is_open
 from service.protocols.examples import (
     DEMO_INPUT,
     DIGIT_0,
@@ -68,12 +68,12 @@ def test_swagger_ui_keeps_authorization_and_points_at_the_openapi_document(docs_
     assert docs_client.get("/docs/oauth2-redirect").status_code == 200
 
 
-def test_docs_paths_are_the_ones_served(docs_client: httpx.Client) -> None:
+def test_docs_paths_are_served_and_open_without_a_key(docs_client: httpx.Client) -> None:
     for path in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/docs-static/swagger-ui.css"):
-        assert is_docs_path(path)
+        assert is_open(path)
         assert docs_client.get(path).status_code == 200, path
-    for path in ("/predict", "/models", "/docs-staticx", "/redoc/x", "/openapi.yaml"):
-        assert not is_docs_path(path)
+    for path in ("/predict", "/models", "/redoc/x", "/openapi.yaml"):
+        assert not is_open(path)
 
 
 def test_every_operation_has_examples(openapi: dict[str, Any]) -> None:

@@ -237,8 +237,8 @@ def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
     state = app.state.service
 
     async def scenario() -> None:
-        await state.registry.load_all()
-        served = state.registry.get("linear")
+        await state.plane.registry.load_all()
+        served = state.plane.lookup("linear")
         recorder = Recorder(served.model.run)  # the real model, paused
         recorder.release.clear()
         served.batcher = Batcher(recorder, 1, 0, 1)
@@ -257,7 +257,7 @@ def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
             recorder.release.set()
             assert (await running).status_code == 200
             assert (await queued).status_code == 200
-        await state.registry.close()
+        await state.plane.registry.close()
 
     asyncio.run(scenario())
 

@@ -16,35 +16,23 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.core.batcher import Batcher
-from service.core.deadline import request_deadline, request_finished, request_started
-from service.core.errors import DeadlineExceeded, InvalidInput
-from service.core.inference import InferenceService
-from service.core.registry import ModelRegistry
+from service.core.dataplane import DataPlane
+from service.core.deadline import request_deadline
+from service.core.errors import DeadlineExceeded
+from service.core.registry import ModelRegistry, RepositoryConfig
 from service.core.types import InferenceRequest
-from service.settings import Settings
 from tests.repository_files import publish_linear
 from tests.server import RunningServer, serving
 
 ROW = [[0.1, 0.2, 0.3, 0.4]]
 
 
-def test_client_header_only_shortens_the_limit() -> None:
-    token = request_started("250")
-    try:
-        assert request_deadline(1000)[1] == 250
-        assert request_deadline(100)[1] == 100  # capped by REQUEST_TIMEOUT_MS
-        assert request_deadline(0)[1] == 250  # no server limit: the client's
-        assert request_deadline(1000, requested_ms=50)[1] == 50  # a protocol's own timeout field
-    finally:
-        request_finished(token)
-    assert request_deadline(0) is None
-    for bad in ("abc", "-5", "0", "nan", "inf"):
-        token = request_started(bad)
-        try:
-            with pytest.raises(InvalidInput, match="X-Request-Timeout-Ms"):
-                request_deadline(1000)
-        finally:
-            request_finished(token)
+def test_the_client_only_shortens_the_limit() -> None:
+    assert request_deadline(10.0, 1000, 250).timeout_ms == 250
+    assert request_deadline(10.0, 100, 250).timeout_ms == 100  # capped by REQUEST_TIMEOUT_MS
+    assert request_deadline(10.0, 0, 250).timeout_ms == 250  # no server limit: the client's
+    assert request_deadline(10.0, 1000, None).at == 11.0  # counted from arrival
+    assert request_deadline(10.0, 0, None) is None
 
 
 class GatedRun:
@@ -66,24 +54,20 @@ class GatedRun:
 def test_rows_past_their_deadline_are_never_run(tmp_path: Path) -> None:
     async def scenario() -> None:
         publish_linear(tmp_path, "m", 1, seed=1)
-        registry = ModelRegistry(Settings(model_repository=tmp_path, request_timeout_ms=0))
+        registry = ModelRegistry(RepositoryConfig(tmp_path))
         await registry.load_all()
-        served = registry.get("m")
+        plane = DataPlane(registry)
+        served = plane.lookup("m")
         gate = GatedRun(served.model.run)
         served.batcher = Batcher(gate, max_batch_size=64, max_delay_ms=0, max_queue_rows=1024)
-        service = InferenceService(registry)
 
-        first = asyncio.create_task(service.infer(InferenceRequest("m", {"features": ROW})))
+        first = asyncio.create_task(plane.infer(served, InferenceRequest({"features": ROW})))
         await asyncio.to_thread(gate.entered.wait, 30)  # the worker is busy with the first request
-        token = request_started("1")
-        try:
-            with pytest.raises(DeadlineExceeded, match="deadline of 1 ms"):
-                await service.infer(InferenceRequest("m", {"features": ROW * 5}))
-        finally:
-            request_finished(token)
+        with pytest.raises(DeadlineExceeded, match="deadline of 1 ms"):
+            await plane.infer(served, InferenceRequest({"features": ROW * 5}, timeout_ms=1))
         gate.release.set()
         assert (await first).rows == 1
-        third = await service.infer(InferenceRequest("m", {"features": ROW * 2}))
+        third = await plane.infer(served, InferenceRequest({"features": ROW * 2}))
         assert third.rows == 2
         assert gate.rows_run == [1, 2]  # the 5 rows whose deadline passed were never run
         await registry.close()

@@ -9,15 +9,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from service.core.registry import ModelEvent, ModelRegistry
-from service.settings import Settings
+from service.core.dataplane import DataPlane
+from service.core.registry import ModelEvent, ModelRegistry, RepositoryConfig
 from tests.repository_files import publish, publish_corrupt, publish_linear
 
 ROW = np.zeros((1, 4), np.float32)
 
 
 def registry_for(root: Path) -> tuple[ModelRegistry, list[ModelEvent]]:
-    registry = ModelRegistry(Settings(model_repository=root))
+    registry = ModelRegistry(RepositoryConfig(root))
     events: list[ModelEvent] = []
     registry.listeners.append(events.append)
     return registry, events
@@ -38,7 +38,7 @@ def test_rejected_version_is_not_retried_until_its_file_changes(tmp_path: Path) 
         assert kinds(events) == [("loaded", "m", 1), ("rejected", "m", 2)]
         state = registry.state("m")
         assert state.served.model.version == 1 and "version 2" in state.error and "serving version 1" in state.error
-        assert registry.not_ready_reasons() == []
+        assert DataPlane(registry).ready().reasons == []
 
         publish_linear(tmp_path, "m", 2, seed=2)  # the file changes: tried again, and swapped in
         await registry.sync()
@@ -55,10 +55,10 @@ def test_request_that_looked_up_the_old_version_finishes_on_it(tmp_path: Path) -
         registry, _ = registry_for(tmp_path)
         weights = publish_linear(tmp_path, "m", 1, seed=1)
         await registry.load_all()
-        old = registry.get("m")
+        old = DataPlane(registry).lookup("m")
         publish_linear(tmp_path, "m", 2, seed=2)
         await registry.sync()
-        assert registry.get("m").model.version == 2
+        assert DataPlane(registry).lookup("m").model.version == 2
         probabilities, _ = await old.batcher.submit({"features": ROW}, 1)  # its batcher is closed, yet it answers
         np.testing.assert_allclose(probabilities[0], 1 / (1 + np.exp(-weights["bias"])), atol=1e-6)
         await registry.close()
@@ -71,7 +71,7 @@ def test_queued_rows_of_the_old_version_run_before_it_is_released(tmp_path: Path
         registry, _ = registry_for(tmp_path)
         publish_linear(tmp_path, "m", 1, seed=1)
         await registry.load_all()
-        old = registry.get("m")
+        old = DataPlane(registry).lookup("m")
         queued = [asyncio.create_task(old.batcher.submit({"features": ROW}, 1)) for _ in range(20)]
         await asyncio.sleep(0)  # they are queued
         publish_linear(tmp_path, "m", 2, seed=2)
@@ -89,10 +89,10 @@ def test_rollback_when_the_served_version_folder_is_removed(tmp_path: Path) -> N
         publish_linear(tmp_path, "m", 1, seed=1)
         publish_linear(tmp_path, "m", 2, seed=2)
         await registry.load_all()
-        assert registry.get("m").model.version == 2
+        assert DataPlane(registry).lookup("m").model.version == 2
         (tmp_path / "m" / "2" / "model.onnx").unlink()
         await registry.sync()
-        assert registry.get("m").model.version == 1
+        assert DataPlane(registry).lookup("m").model.version == 1
         await registry.close()
 
     asyncio.run(scenario())
@@ -106,7 +106,7 @@ def test_explicit_unload_sticks_until_an_explicit_load(tmp_path: Path) -> None:
         await registry.unload("m")
         await registry.sync()
         state = registry.state("m")
-        assert not state.ready and state.unloaded and registry.not_ready_reasons() == []
+        assert not state.ready and state.unloaded and DataPlane(registry).ready().reasons == []
         await registry.load("m")
         assert state.ready and kinds(events) == [("loaded", "m", 1), ("unloaded", "m", 1), ("loaded", "m", 1)]
         await registry.close()

@@ -6,9 +6,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.core.registry import ModelRegistry
+from service.core.registry import ModelRegistry, RepositoryConfig
 from service.core.shared_unloads import SharedUnloads
-from service.settings import Settings
 from tests.repository_files import publish_linear
 
 
@@ -39,7 +38,7 @@ def test_a_worker_that_unloads_still_follows_what_another_worker_unloaded_meanwh
         shared.mkdir()
         for name in ("a", "b"):
             publish_linear(repository, name, 1, seed=1)
-        one = ModelRegistry(Settings(model_repository=repository, shared_dir=shared))
+        one = ModelRegistry(RepositoryConfig(repository, shared_dir=shared))
         await one.load_all()
         SharedUnloads(shared).add("b")  # the other worker's unload, not yet followed here
         await one.unload("a")

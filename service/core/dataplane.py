@@ -1,0 +1,211 @@
+"""The data plane: the one protocol-free API every adapter calls (native, v2 REST, TF Serving REST, v2 gRPC).
+
+Live, ready, model metadata, infer and repository control, each with one meaning:
+- live: the process answers; nothing else.
+- ready (server): not stopping, the startup load done, at least one model, every model on disk served (or unloaded
+  on purpose), and whatever else was handed in (e.g. every worker loaded).
+- ready (model): served by this process and the server not stopping; with a version, that version is the one served.
+Lookups never touch the disk. Errors are the typed ones of `errors.py`; each protocol maps them once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .deadline import request_deadline
+from .errors import DeadlineExceeded, ModelNotFound, ModelNotReady
+from .inputs import columns_from_instances, to_arrays
+from .registry import ModelRegistry, ModelState, ServedModel
+from .repository_files import scan_repository
+from .types import (
+    DRAINING,
+    FAILED,
+    LOADING,
+    PENDING,
+    READY,
+    UNLOADED,
+    InferenceRequest,
+    InferenceResult,
+    ModelDescription,
+    Readiness,
+)
+
+# Told once a request has resolved its model (rows None) and once its rows are validated: the request log and
+# metrics use it. Must be cheap: it runs on the request path.
+RequestObserver = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    name: str
+    version: int | None
+    state: str  # one of types.MODEL_STATES
+    reason: str
+
+
+class DataPlane:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        request_timeout_ms: float = 0.0,
+        max_batch_size: int = 64,
+        default_model: str = "",
+        readiness_checks: Sequence[Callable[[], list[str]]] = (),
+        on_request: RequestObserver | None = None,
+    ) -> None:
+        self.registry = registry
+        self.request_timeout_ms = request_timeout_ms
+        self.max_batch_size = max_batch_size
+        self.default_model = default_model
+        self.draining = False  # set on SIGTERM: readiness turns false while requests in flight finish
+        self._readiness_checks = list(readiness_checks)
+        self._on_request = on_request
+
+    # -- health ------------------------------------------------------------------------------------------
+
+    def live(self) -> bool:
+        return True
+
+    def ready(self) -> Readiness:
+        served = {n: s.served.model.version for n, s in self.registry.models.items() if s.served}
+        return Readiness(not (reasons := self._not_ready_reasons()), reasons, served)
+
+    def model_ready(self, name: str, version: int | None = None) -> bool:
+        """ModelNotFound for an unknown model, or a version that is not on disk."""
+        state = self.registry.state(name)
+        if version is not None and version not in state.versions:
+            raise ModelNotFound(f"model {name!r} has no version {version}; versions: {state.versions}")
+        served = state.served
+        return served is not None and not self.draining and (version is None or served.model.version == version)
+
+    def _not_ready_reasons(self) -> list[str]:
+        if self.draining:
+            return ["shutting down"]
+        registry = self.registry
+        if registry.loading:
+            return ["models are loading"]
+        if not registry.models:
+            return [f"no model found in {registry.config.root} (expected NAME/VERSION/model.onnx)"]
+        # A rejected NEW version does not count (the previous one serves; its metadata says why), nor does a model
+        # unloaded through the repository API (that was asked for).
+        reasons = [
+            f"{s.name}: {s.error or 'not loaded'}" for s in registry.models.values() if not s.ready and not s.unloaded
+        ]
+        for check in self._readiness_checks:
+            if reasons:
+                break
+            reasons = check()
+        return reasons
+
+    # -- metadata ----------------------------------------------------------------------------------------
+
+    def describe(self, name: str, version: int | None = None) -> ModelDescription:
+        """One model, served or not; with a version, ModelNotFound unless it is the one served."""
+        state = self.registry.state(name)
+        if version is not None and (state.served is None or state.served.model.version != version):
+            served = state.served.model.version if state.served else None
+            raise ModelNotFound(f"model {name!r} version {version} is not served; served version: {served}")
+        return self._description(state)
+
+    def describe_all(self) -> list[ModelDescription]:
+        return [self._description(state) for state in self.registry.models.values()]
+
+    def _description(self, state: ModelState) -> ModelDescription:
+        model = state.served.model if state.served else None
+        if model is not None:
+            status = DRAINING if self.draining else READY
+        elif state.unloaded:
+            status = UNLOADED
+        else:
+            status = FAILED if state.error else LOADING
+        return ModelDescription(
+            name=state.name,
+            state=status,
+            version=model.version if model else (state.versions[-1] if state.versions else None),
+            versions=list(state.versions),
+            labels=list(model.labels) if model else [],
+            thresholds=model.thresholds.tolist() if model else [],
+            inputs=list(model.inputs) if model else [],
+            provenance={k: v for k, v in model.metadata.items() if k not in ("labels", "thresholds")} if model else {},
+            reason="unloaded" if state.unloaded else state.error,
+        )
+
+    # -- inference ---------------------------------------------------------------------------------------
+
+    def lookup(self, name: str | None, version: int | None = None) -> ServedModel:
+        """The served version of a model (None: the default model). The request keeps it to the end: a hot swap
+        meanwhile does not touch it."""
+        if name is None:
+            name = self.default_model_name()
+        state = self.registry.state(name)
+        served = state.served
+        if served is None:
+            why = "unloaded through the repository API" if state.unloaded else state.error or "still loading"
+            raise ModelNotReady(f"model {name!r} is not loaded: {why}")
+        if version is not None and version != served.model.version:
+            raise ModelNotFound(
+                f"model {name!r} version {version} is not served; served version: {served.model.version}"
+            )
+        return served
+
+    def default_model_name(self) -> str:
+        if self.default_model:
+            return self.default_model
+        if len(self.registry.models) == 1:
+            return next(iter(self.registry.models))
+        raise ModelNotFound(
+            f"no default model: the repository holds {sorted(self.registry.models)}; set DEFAULT_MODEL "
+            "or call /models/{name}/predict"
+        )
+
+    async def infer(self, served: ServedModel, request: InferenceRequest) -> InferenceResult:
+        arrived_at = request.arrived_at if request.arrived_at is not None else time.monotonic()
+        deadline = request_deadline(arrived_at, self.request_timeout_ms, request.timeout_ms)
+        model = served.model
+        if self._on_request is not None:
+            self._on_request(model.name, model.version, None)
+        thresholds = model.resolve_thresholds(request.threshold)
+        if request.instances is not None:
+            columns = columns_from_instances(model.name, model.inputs, request.instances)
+        else:
+            columns = request.inputs or {}
+        arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size)
+        rows = next(iter(arrays.values())).shape[0]
+        if self._on_request is not None:
+            self._on_request(model.name, model.version, rows)
+        if deadline is None:
+            probabilities, logits = await served.batcher.submit(arrays, rows)
+        else:
+            try:
+                remaining = deadline.remaining()
+                if remaining <= 0:
+                    raise TimeoutError
+                # On timeout the submission is cancelled: the batcher drops its rows if they have not run yet.
+                async with asyncio.timeout(remaining):
+                    probabilities, logits = await served.batcher.submit(arrays, rows)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"no result within the request's deadline of {deadline.timeout_ms:g} ms; "
+                    "its rows were dropped if not yet run"
+                ) from None
+        return InferenceResult(model.name, model.version, model.labels, probabilities, logits, thresholds)
+
+    # -- repository --------------------------------------------------------------------------------------
+
+    async def repository_index(self) -> list[IndexEntry]:
+        """Every model on disk or known, by name: what serves, what does not and why."""
+        on_disk = await asyncio.to_thread(scan_repository, self.registry.config.root)
+        entries = {d.name: IndexEntry(d.name, d.version, d.state, d.reason or "") for d in self.describe_all()}
+        for name, versions in on_disk.items():
+            entries.setdefault(name, IndexEntry(name, versions[-1], PENDING, "not loaded yet"))
+        return [entries[name] for name in sorted(entries)]
+
+    async def load(self, name: str) -> None:
+        await self.registry.load(name)
+
+    async def unload(self, name: str) -> None:
+        await self.registry.unload(name)

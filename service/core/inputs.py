@@ -1,0 +1,83 @@
+"""A request's inputs into the arrays ONNX Runtime takes: rows or columns, validated against the model's inputs.
+
+Every protocol hands its decoded values here, so every protocol refuses the same things with the same words:
+missing or unknown inputs, ragged rows, null or objects where numbers belong, wrong shapes, NaN or infinity,
+numbers too large for the input's type, fractional token ids, empty batches and batches over the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInput
+from .types import InputSpec
+
+
+def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: Any) -> dict[str, object]:
+    """Row format to named columns: a list of values for a one-input model, or a list of {input: value}."""
+    if not isinstance(instances, list):
+        raise InvalidInput("'instances' must be a list with one entry per example")
+    names = [spec.name for spec in inputs]
+    if not any(isinstance(row, dict) for row in instances) and len(names) == 1:
+        return {names[0]: instances}
+    if not all(isinstance(row, dict) for row in instances):
+        raise InvalidInput(f"model {model_name!r} takes inputs {names}: each instance must be an object")
+    for i, row in enumerate(instances):
+        if set(row) != set(names):
+            raise InvalidInput(f"instance {i} has keys {sorted(row)}, expected {names}")
+    return {name: [row[name] for row in instances] for name in names}
+
+
+def to_arrays(
+    model_name: str, inputs: list[InputSpec], columns: dict[str, object], max_rows: int
+) -> dict[str, np.ndarray]:
+    """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes."""
+    names = set(columns)
+    expected = [spec.name for spec in inputs]
+    if names != set(expected):
+        missing, unknown = sorted(set(expected) - names), sorted(names - set(expected))
+        raise InvalidInput(f"model {model_name!r} takes inputs {expected}; missing {missing}, unknown {unknown}")
+    arrays = {spec.name: _to_array(spec, columns[spec.name]) for spec in inputs}
+    batch_sizes = {a.shape[0] for a in arrays.values()}
+    if len(batch_sizes) != 1:
+        raise InvalidInput(f"inputs disagree on the number of rows: { {n: a.shape[0] for n, a in arrays.items()} }")
+    rows = batch_sizes.pop()
+    if rows == 0:
+        raise InvalidInput("empty batch: send at least one row")
+    if rows > max_rows:
+        raise InvalidInput(f"batch of {rows} rows is over the limit of {max_rows} (MAX_BATCH_SIZE)")
+    return arrays
+
+
+def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
+    try:
+        array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"input {spec.name!r} is not a rectangular array of numbers ({exc})") from None
+    if array.ndim and array.shape[0] == 0:
+        raise InvalidInput(f"empty batch: input {spec.name!r} has no rows; send at least one")
+    if array.dtype.kind not in "iuf":
+        # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
+        kind = "holds null or objects" if array.dtype.kind == "O" else f"is of type {array.dtype}"
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {kind}")
+    if array.ndim != len(spec.shape) or any(
+        want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
+    ):
+        want = ["rows", *(d if d is not None else "any" for d in spec.row_shape)]
+        raise InvalidInput(f"input {spec.name!r} has shape {list(array.shape)}, expected {want}")
+    if spec.dtype.kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = array.astype(spec.dtype, copy=False)
+        if not np.all(np.isfinite(converted)):
+            raise InvalidInput(f"input {spec.name!r} holds NaN, infinity or a number too large for {spec.dtype}")
+        return converted
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise InvalidInput(f"input {spec.name!r} holds NaN or infinity")
+    if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
+        raise InvalidInput(f"input {spec.name!r} takes integers ({spec.dtype}), got fractional numbers")
+    info = np.iinfo(spec.dtype)
+    if array.size and (array.min() < info.min or array.max() > info.max):
+        raise InvalidInput(f"input {spec.name!r} holds integers outside the {spec.dtype} range")
+    return array.astype(spec.dtype, copy=False)
