@@ -86,3 +86,19 @@ def test_everything_else_is_passed_on() -> None:
     assert call("GET", "/t/refuse") == (418, {"passed_on": "/t/refuse"})  # the router answers 405 for it
     assert call("POST", "/t/elsewhere") == (418, {"passed_on": "/t/elsewhere"})
     assert call("POST", "/t/only-get") == (418, {"passed_on": "/t/only-get"})  # a GET route is not in the lane
+
+
+def test_every_inference_route_of_the_app_is_on_the_lane(tmp_path) -> None:
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings(model_repository=tmp_path))
+    lane = next(m for m in app.user_middleware if m.cls is FastLaneMiddleware)
+    on_lane = {route.path for route in lane.kwargs["routes"]}
+    inference_posts = {
+        route.path
+        for route in app.routes
+        if "POST" in getattr(route, "methods", ()) and not route.path.startswith("/v2/repository")
+    }
+    assert on_lane == inference_posts
+    assert "/v1/models/{name_and_verb}" in on_lane and "/v1/models/{name}/versions/{version_and_verb}" in on_lane
