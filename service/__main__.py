@@ -7,6 +7,7 @@ import uvicorn
 from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
+from .supervisor import run_workers
 from .uvicorn_protocol import CoalescingHttpToolsProtocol
 from .worker_group import shared_folder
 
@@ -16,20 +17,24 @@ def main() -> None:
     exit_quietly_on_terminate()
     logging_config = log_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(logging_config)
+    config = uvicorn.Config(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # ACCESS_LOG switches service.middleware's line, which has the request id and model
+        log_config=logging_config,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per response
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     with shared_folder(settings):
-        uvicorn.run(
-            "service.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            access_log=False,  # ACCESS_LOG switches service.middleware's line, which has the request id and model
-            log_config=logging_config,
-            log_level=settings.log_level,
-            loop="uvloop",
-            http=CoalescingHttpToolsProtocol,  # httptools, one write per response
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        )
+        if settings.workers > 1:
+            run_workers(config)
+        else:
+            uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -169,3 +169,42 @@ def worker_pids(parent: int) -> list[int]:
         if ppid == parent and b"spawn_main" in command:
             pids.append(int(stat.parent.name))
     return sorted(pids)
+
+
+def socket_owners(port: int, state: str) -> list[set[int]]:
+    """For each TCP socket on `port` in `state` (/proc/net/tcp's hex code: 0A listening, 01 established), the
+    processes holding it (from /proc, so no `ss` is needed)."""
+    inodes = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.append(fields[9])
+    owners: dict[str, set[int]] = {inode: set() for inode in inodes}
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        inode = target[len("socket:[") : -1] if target.startswith("socket:[") else None
+        if inode in owners:
+            owners[inode].add(int(fd.parent.parent.name))
+    return list(owners.values())
+
+
+def test_each_worker_accepts_on_its_own_socket(two_workers: RunningServer) -> None:
+    """SO_REUSEPORT: one listening socket per worker and none in the parent, so the kernel spreads connections
+    instead of idle workers racing for them (where one could take a whole burst)."""
+    workers = set(worker_pids(two_workers.process.pid))
+    listening = socket_owners(two_workers.port, "0A")
+    assert sorted(len(owners) for owners in listening) == [1, 1]
+    assert set().union(*listening) == workers
+    held = [httpx.Client(base_url=two_workers.url) for _ in range(32)]
+    try:
+        for client in held:
+            assert client.get("/health/live").status_code == 200
+        connected = socket_owners(two_workers.port, "01")
+        per_worker = {pid: sum(pid in owners for owners in connected) for pid in workers}
+        assert all(count > 0 for count in per_worker.values()), per_worker  # 2**-31 to fail by chance
+    finally:
+        for client in held:
+            client.close()
