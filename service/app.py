@@ -50,6 +50,7 @@ def build_state(settings: Settings) -> ServiceState:
             inline_run_us=settings.inline_run_us,
             max_queue_rows=settings.max_queue_rows,
             shared_dir=settings.shared_dir,
+            workers=settings.workers,
         ),
         listeners=[observability.on_model_event],
         batch_observer_for=observability.batch_metrics_for,
@@ -75,9 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
-        roster = state.roster
         registry = state.plane.registry
-        watcher = RepositoryWatcher(registry, settings.model_poll_seconds, roster.join if roster else None)
+        watcher = RepositoryWatcher(registry, settings.model_poll_seconds)
         watcher.start()
         restore_signals = drain_on_signal(state, asyncio.get_running_loop())
         yield
@@ -86,8 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await watcher.stop()
         await registry.close()
         observability.worker_gone()
-        if roster is not None:
-            roster.leave()
 
     app = FastAPI(
         title="sigmoid-serve",

@@ -2,8 +2,11 @@
 
 Live, ready, model metadata, infer and repository control, each with one meaning:
 - live: the process answers; nothing else.
-- ready (server): not stopping, the startup load done, at least one model, every model on disk served (or unloaded
-  on purpose), and whatever else was handed in (e.g. every worker loaded).
+- ready (server): not stopping, the startup load done, at least one model, every model with a version on disk
+  served (or unloaded on purpose), and whatever else was handed in (e.g. every worker loaded). As Triton's strict
+  readiness: a model that should serve and does not takes the server out of rotation, with the reason. What does
+  not stop serving (a rejected newer version, ignored files, an unreadable folder of a model without versions) is
+  listed as a problem of a ready server.
 - ready (model): served by this process and the server not stopping; with a version, that version is the one served.
 Lookups never touch the disk. Errors are the typed ones of `errors.py`; each protocol maps them once.
 """
@@ -72,7 +75,8 @@ class DataPlane:
 
     def ready(self) -> Readiness:
         served = {n: s.served.model.version for n, s in self.registry.models.items() if s.served}
-        return Readiness(not (reasons := self._not_ready_reasons()), reasons, served)
+        reasons = self._not_ready_reasons()
+        return Readiness(not reasons, reasons, served, self._problems())
 
     def model_ready(self, name: str, version: int | None = None) -> bool:
         """ModelNotFound for an unknown model, or a version that is not on disk."""
@@ -88,18 +92,32 @@ class DataPlane:
         registry = self.registry
         if registry.loading:
             return ["models are loading"]
-        if not registry.models:
-            return [f"no model found in {registry.config.root} (expected NAME/VERSION/model.onnx)"]
+        if not any(s.versions for s in registry.models.values()):
+            found = registry.repository_error or f"no model found in {registry.config.root}"
+            return [f"{found} (expected NAME/VERSION/model.onnx)"]
         # A rejected NEW version does not count (the previous one serves; its metadata says why), nor does a model
         # unloaded through the repository API (that was asked for).
         reasons = [
-            f"{s.name}: {s.error or 'not loaded'}" for s in registry.models.values() if not s.ready and not s.unloaded
+            f"{s.name}: {s.error or 'not loaded'}"
+            for s in registry.models.values()
+            if not s.ready and not s.unloaded and s.versions
         ]
         for check in self._readiness_checks:
             if reasons:
                 break
             reasons = check()
         return reasons
+
+    def _problems(self) -> list[str]:
+        """What is wrong in the repository but does not stop serving."""
+        registry = self.registry
+        problems = [f"cannot use the repository: {registry.repository_error}"] if registry.repository_error else []
+        problems += [f"ignored: {entry}" for entry in registry.ignored]
+        for state in registry.models.values():
+            if state.error and (state.ready or not state.versions):
+                problems.append(f"{state.name}: {state.error}")
+            problems += [f"{state.name}: ignored: {entry}" for entry in state.ignored]
+        return problems
 
     # -- metadata ----------------------------------------------------------------------------------------
 
@@ -121,7 +139,7 @@ class DataPlane:
         elif state.unloaded:
             status = UNLOADED
         else:
-            status = FAILED if state.error else LOADING
+            status = FAILED if state.error or not state.versions else LOADING
         return ModelDescription(
             name=state.name,
             state=status,
@@ -132,6 +150,7 @@ class DataPlane:
             inputs=list(model.inputs) if model else [],
             provenance={k: v for k, v in model.metadata.items() if k not in ("labels", "thresholds")} if model else {},
             reason="unloaded" if state.unloaded else state.error,
+            ignored=list(state.ignored),
         )
 
     # -- inference ---------------------------------------------------------------------------------------
@@ -198,10 +217,11 @@ class DataPlane:
 
     async def repository_index(self) -> list[IndexEntry]:
         """Every model on disk or known, by name: what serves, what does not and why."""
-        on_disk = await asyncio.to_thread(scan_repository, self.registry.config.root)
-        entries = {d.name: IndexEntry(d.name, d.version, d.state, d.reason or "") for d in self.describe_all()}
-        for name, versions in on_disk.items():
-            entries.setdefault(name, IndexEntry(name, versions[-1], PENDING, "not loaded yet"))
+        scan = await asyncio.to_thread(scan_repository, self.registry.config.root)
+        entries = {d.name: _index_entry(d) for d in self.describe_all()}
+        for name, folder in scan.models.items():
+            version = folder.versions[-1] if folder.versions else None
+            entries.setdefault(name, IndexEntry(name, version, PENDING, "not loaded yet"))
         return [entries[name] for name in sorted(entries)]
 
     async def load(self, name: str) -> None:
@@ -209,3 +229,10 @@ class DataPlane:
 
     async def unload(self, name: str) -> None:
         await self.registry.unload(name)
+
+
+def _index_entry(model: ModelDescription) -> IndexEntry:
+    reasons = [model.reason] if model.reason else []
+    return IndexEntry(
+        model.name, model.version, model.state, "; ".join(reasons + [f"ignored: {x}" for x in model.ignored])
+    )

@@ -40,3 +40,7 @@ class ModelLoadFailed(ServiceError):
 
 class DeadlineExceeded(ServiceError):
     """The result was not ready within the request's deadline; its queued rows are dropped, not run."""
+
+
+class RepositoryControlFailed(ServiceError):
+    """A load or unload could not be shared with, or was not followed in time by, every worker."""

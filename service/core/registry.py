@@ -1,13 +1,16 @@
 """The model repository: which models exist, which version of each is served, and why one is not.
 
-Layout (as Triton's): MODEL_REPOSITORY/NAME/VERSION/model.onnx with numeric versions; the highest
-version that loads and warms up is served. `sync` brings the served set in line with the disk (the
-watcher calls it on every poll); `load` and `unload` are the explicit controls of the repository API.
-All three run under one lock, and ONNX Runtime loads run in a thread, so the event loop keeps serving.
+Layout (as Triton's): MODEL_REPOSITORY/NAME/VERSION/model.onnx with numeric versions; the highest version that
+loads and warms up is served. `sync` brings the served set in line with the disk and with what the repository API
+asked for (the watcher calls it on every poll); `load` and `unload` are those explicit controls. Each model has its
+own lock, and models load side by side, so a slow model delays no other; ONNX Runtime loads, repository scans and
+the shared files are read in threads, so the event loop keeps serving.
 
-A swap is atomic: `state.served` is replaced in one assignment. A request holds the `ServedModel` it
-looked up, so it finishes on the old version; the old batcher is then closed, which runs what it had
-already queued before it stops.
+A swap is atomic: `state.served` is replaced in one assignment. A request holds the `ServedModel` it looked up, so
+it finishes on the old version; the old batcher is then closed, which runs what it had already queued.
+
+A repository that cannot be listed (unmounted, permissions) unloads nothing: what serves keeps serving, and the
+reason is reported. A model folder or version that cannot be read is that model's problem alone.
 """
 
 from __future__ import annotations
@@ -20,10 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .batcher import Batcher, BatchObserver
-from .errors import InvalidInput, ModelLoadFailed, ModelNotFound
+from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, RepositoryControlFailed
 from .model import LoadedModel, ModelLoadError
-from .repository_files import MODEL_NAME, Fingerprint, fingerprint, model_path, scan_repository
-from .shared_unloads import SharedUnloads
+from .repository_files import (
+    MODEL_NAME,
+    Fingerprint,
+    ModelFolder,
+    RepositoryScan,
+    fingerprint,
+    model_path,
+    scan_repository,
+)
+from .shared_control import Control, SharedControl
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +49,9 @@ class RepositoryConfig:
     max_batch_delay_ms: float = 0.0
     inline_run_us: float = 50.0
     max_queue_rows: int = 1024
-    shared_dir: Path | None = None  # with several workers: where their unloads are shared
+    shared_dir: Path | None = None  # with several workers: where they share repository control
+    workers: int = 1  # how many workers must have applied a load or unload before it is answered
+    control_wait_seconds: float = 30.0  # how long a load or unload waits for the other workers
 
 
 @dataclass
@@ -59,6 +72,9 @@ class ModelState:
     unloaded: bool = False  # unloaded through the API: the watcher leaves it alone until an explicit load
     # Failed versions: their file's fingerprint and why. Retried only when the file changes (or on an explicit load).
     rejected: dict[int, tuple[Fingerprint, str]] = field(default_factory=dict)
+    unreadable: dict[int, str] = field(default_factory=dict)  # versions whose model.onnx cannot be read, and why
+    ignored: list[str] = field(default_factory=list)  # what else is in the model's folder, and what was expected
+    folder_error: str | None = None  # the model's folder cannot be listed
 
     @property
     def ready(self) -> bool:
@@ -97,14 +113,17 @@ class ModelRegistry:
         self.config = config
         self.models: dict[str, ModelState] = {}
         self.loading = False
+        self.ignored: list[str] = []  # entries at the top of the repository that are not model folders
+        self.repository_error: str | None = None  # the repository itself could not be listed at the last sync
         self.listeners = listeners or []  # called on the event loop after each load, rejection and unload
         self._batch_observer_for = batch_observer_for
-        self._lock = asyncio.Lock()
-        # With several workers, explicit unloads are shared (core/shared_unloads.py); otherwise they live here.
-        # `_followed` is the list as the last sync applied it: our own writes are not marked followed, since the
-        # file may also hold another worker's change made meanwhile; the next follow-up syncs both.
-        self.shared = SharedUnloads(config.shared_dir) if config.shared_dir else None
-        self._followed: frozenset[str] = frozenset()
+        self._locks: dict[str, asyncio.Lock] = {}  # one per model
+        self._sync_lock = asyncio.Lock()  # one scan-and-apply at a time; the models within it load side by side
+        # Repository control (the API's loads and unloads): shared through SHARED_DIR by several workers.
+        self.shared = SharedControl(config.shared_dir) if config.shared_dir else None
+        self._local = Control()  # the same, for one worker
+        self._applied = 0  # the control generation this worker has applied
+        self._reported: set[str] = set()  # the repository problems of the last sync, each logged when it appeared
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
 
@@ -117,65 +136,126 @@ class ModelRegistry:
             self.loading = False
 
     async def sync(self) -> None:
-        """Load what is new or changed on disk, unload what has gone (and follow other workers' unloads)."""
-        async with self._lock:
-            on_disk = scan_repository(self.config.root)
-            for name in [n for n in self.models if n not in on_disk]:
-                await self._remove(name)
-            shared = self.shared.names() if self.shared else None
-            for name, versions in on_disk.items():
-                state = self.models.setdefault(name, ModelState(name))
-                state.versions = versions
-                if shared is not None and (name in shared) != state.unloaded:
-                    await self._set_unloaded(state, unloaded=name in shared)
-                if not state.unloaded:
-                    await self._load_newest(state, retry_rejected=False)
-            self._followed = shared or frozenset()
+        """Load what is new or changed on disk, unload what has gone, and apply the repository API's controls."""
+        async with self._sync_lock:
+            control = await self._control()
+            scan = await asyncio.to_thread(scan_repository, self.config.root)
+            self.repository_error, self.ignored = scan.error, scan.ignored
+            if scan.error is None:
+                for name in [n for n in self.models if n not in scan.models]:
+                    async with self._lock_for(name):
+                        await self._remove(name)
+            await asyncio.gather(*(self._sync_model(folder, control) for folder in scan.models.values()))
+            self._report(scan)
+            self._applied = control.generation
+            if self.shared is not None:
+                served = {n: s.served.model.version for n, s in self.models.items() if s.served}
+                await asyncio.to_thread(self.shared.acknowledge, control.generation, served)
 
     async def follow_other_workers(self) -> None:
-        """Cheap enough to call often: a sync only when another worker loaded or unloaded a model."""
-        if self.shared is not None and self.shared.names() != self._followed:
+        """Cheap enough to call often: a sync only when the repository API changed something."""
+        if self.shared is not None and (await self._control()).generation != self._applied:
             await self.sync()
 
     async def load(self, name: str) -> ModelState:
-        """Load (or reload) a model now, retrying versions rejected before; ModelLoadFailed if the newest fails."""
+        """Load (or reload) a model now on every worker, retrying versions rejected before.
+
+        ModelNotFound when it is not on disk, ModelLoadFailed when its newest version fails (an older one may still
+        serve: the message says which), RepositoryControlFailed when the workers do not all follow in time."""
         check_model_name(name)
-        async with self._lock:
-            versions = scan_repository(self.config.root, only=name).get(name)
-            if not versions:
-                if name in self.models:
-                    await self._remove(name)
-                raise ModelNotFound(f"no model {name!r} in the repository (expected {name}/VERSION/model.onnx)")
-            state = self.models.setdefault(name, ModelState(name))
-            state.versions = versions
-            state.unloaded = False
-            if self.shared:
-                self.shared.discard(name)
-            await self._load_newest(state, retry_rejected=True)
-            if state.error:  # the newest version failed; an older one may still serve, the message says which
-                raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
-            return state
+        folder = (await asyncio.to_thread(scan_repository, self.config.root, name)).models.get(name)
+        if folder is None or not folder.versions:
+            hints = f"; found instead: {'; '.join(folder.ignored)}" if folder and folder.ignored else ""
+            raise ModelNotFound(f"no model {name!r} in the repository (expected {name}/VERSION/model.onnx){hints}")
+        generation = await self._share(lambda c: c.with_load(name), "load", name)
+        await self.sync()
+        state = self.state(name)
+        if state.error:
+            raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
+        await self._wait_for_workers(generation, name, served=True)
+        return state
 
     async def unload(self, name: str) -> None:
-        """Stop serving a model; it stays listed as unloaded until an explicit load."""
-        state = self.state(name)
-        async with self._lock:
-            await self._set_unloaded(state, unloaded=True)
-            if self.shared:
-                self.shared.add(name)
-
-    async def _set_unloaded(self, state: ModelState, unloaded: bool) -> None:
-        state.unloaded = unloaded
-        if unloaded:
-            state.error = None
-            old, state.served = state.served, None
-            await self._release(state.name, old)
+        """Stop serving a model on every worker; it stays listed as unloaded until an explicit load."""
+        self.state(name)
+        generation = await self._share(lambda c: c.with_unload(name), "unload", name)
+        await self.sync()
+        await self._wait_for_workers(generation, name, served=False)
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._sync_lock:
             for state in self.models.values():
                 if state.served:
                     await state.served.batcher.close()
+        if self.shared is not None:
+            await asyncio.to_thread(self.shared.forget_me)
+
+    # -- shared control ------------------------------------------------------------------------------
+
+    async def _control(self) -> Control:
+        return await asyncio.to_thread(self.shared.read) if self.shared is not None else self._local
+
+    async def _share(self, change: Callable[[Control], Control], verb: str, name: str) -> int:
+        if self.shared is None:
+            self._local = change(self._local)
+            return self._local.generation
+        try:
+            return await asyncio.to_thread(self.shared.change, change)
+        except OSError as exc:
+            raise RepositoryControlFailed(
+                f"cannot {verb} model {name!r}: the workers share repository control in {self.config.shared_dir}, "
+                f"which cannot be written ({exc.strerror or exc}); nothing was changed"
+            ) from None
+
+    async def _wait_for_workers(self, generation: int, name: str, served: bool) -> None:
+        """Until every worker has applied `generation` and serves (or no longer serves) the model."""
+        if self.shared is None or self.config.workers <= 1:
+            return
+        deadline = time.monotonic() + self.config.control_wait_seconds
+        while True:
+            applied = await asyncio.to_thread(self.shared.applied)
+            done = sum(a.generation >= generation and (name in a.served) == served for a in applied)
+            if done >= self.config.workers:
+                return
+            if time.monotonic() > deadline:
+                state = "serve" if served else "have let go of"
+                raise RepositoryControlFailed(
+                    f"{done} of {self.config.workers} workers {state} model {name!r} after "
+                    f"{self.config.control_wait_seconds:g}s; the others follow when they can: retry the call"
+                )
+            await asyncio.sleep(0.02)
+
+    # -- one model ---------------------------------------------------------------------------------------
+
+    def _lock_for(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    async def _sync_model(self, folder: ModelFolder, control: Control) -> None:
+        async with self._lock_for(folder.name):
+            state = self.models.setdefault(folder.name, ModelState(folder.name))
+            if folder.error is None:  # a folder that cannot be listed keeps what it had
+                state.versions, state.unreadable, state.ignored = folder.versions, folder.unreadable, folder.ignored
+            state.folder_error = folder.error
+            unloaded = folder.name in control.unloaded
+            if unloaded != state.unloaded:
+                state.unloaded = unloaded
+                if unloaded:
+                    state.error = None
+                    old, state.served = state.served, None
+                    await self._release(state.name, old)
+            if state.unloaded:
+                return
+            if state.versions:
+                explicit = control.loads.get(folder.name, 0) > self._applied
+                await self._load_newest(state, retry_rejected=explicit)
+            elif folder.error is None:  # the folder holds no version (any more): nothing to serve
+                old, state.served = state.served, None
+                state.error = f"no version to serve (expected {folder.name}/1/model.onnx)"
+                if old is not None:
+                    log.info("model %s has no version folder left: unloading it", folder.name)
+                    await self._release(state.name, old)
+            else:
+                state.error = folder.error
 
     async def _remove(self, name: str) -> None:
         state = self.models.pop(name)
@@ -190,17 +270,21 @@ class ModelRegistry:
 
     async def _load_newest(self, state: ModelState, retry_rejected: bool) -> None:
         served = state.served
-        on_disk = set(state.versions)
         current = served.model.version if served else None
-        unchanged = served is not None and current in on_disk and self._path_print(state, current) == served.fingerprint
-        errors = []
+        unchanged = (
+            served is not None and current in state.versions and self._print_of(state, current) == served.fingerprint
+        )
+        errors = [state.folder_error] if state.folder_error else []
         for version in reversed(state.versions):
             if unchanged and version <= current:
                 break  # the served version is the newest that loads: nothing to do
+            if version in state.unreadable:
+                errors.append(f"version {version}: {state.unreadable[version]}")
+                continue
             path = model_path(self.config.root, state.name, version)
             before = fingerprint(path)
             if before is None:
-                continue
+                continue  # gone since the scan
             rejected = state.rejected.get(version)
             if rejected and rejected[0] == before and not retry_rejected:
                 errors.append(rejected[1])
@@ -219,36 +303,40 @@ class ModelRegistry:
                 log.error("model %s version %s rejected: %s", state.name, version, exc)
                 self._notify(ModelEvent("rejected", state.name, version, seconds, str(exc)))
                 continue
-            seconds = time.perf_counter() - started
-            state.rejected.pop(version, None)
-            state.served = ServedModel(model, self._batcher_for(model), before)
-            log.info(
-                "model %s version %s loaded in %.2fs (%d labels; %s)%s",
-                state.name,
-                version,
-                seconds,
-                len(model.labels),
-                _describe_cost(model),
-                f", replacing version {served.model.version}" if served else "",
-            )
-            self._notify(ModelEvent("loaded", state.name, version, seconds))
-            if served and (served.model.inputs, served.model.labels) != (model.inputs, model.labels):
-                log.warning(
-                    "model %s version %s changes the interface: inputs %s -> %s, labels %s -> %s",
-                    state.name,
-                    version,
-                    served.model.input_names,
-                    model.input_names,
-                    served.model.labels,
-                    model.labels,
-                )
-            await self._release(state.name, served)
+            self._swap_in(state, model, before, time.perf_counter() - started)
             break
         if errors and state.served:
             errors.append(f"serving version {state.served.model.version}")
         state.error = "; ".join(errors) or None
+        if served is not None and state.served is not served:
+            await self._release(state.name, served)
 
-    def _path_print(self, state: ModelState, version: int | None) -> Fingerprint | None:
+    def _swap_in(self, state: ModelState, model: LoadedModel, loaded_from: Fingerprint, seconds: float) -> None:
+        old = state.served
+        state.rejected.pop(model.version, None)
+        state.served = ServedModel(model, self._batcher_for(model), loaded_from)
+        log.info(
+            "model %s version %s loaded in %.2fs (%d labels; %s)%s",
+            state.name,
+            model.version,
+            seconds,
+            len(model.labels),
+            _describe_cost(model),
+            f", replacing version {old.model.version}" if old else "",
+        )
+        self._notify(ModelEvent("loaded", state.name, model.version, seconds))
+        if old and (old.model.inputs, old.model.labels) != (model.inputs, model.labels):
+            log.warning(
+                "model %s version %s changes the interface: inputs %s -> %s, labels %s -> %s",
+                state.name,
+                model.version,
+                old.model.input_names,
+                model.input_names,
+                old.model.labels,
+                model.labels,
+            )
+
+    def _print_of(self, state: ModelState, version: int | None) -> Fingerprint | None:
         return None if version is None else fingerprint(model_path(self.config.root, state.name, version))
 
     def _load_and_warm(self, name: str, version: int, path: Path) -> LoadedModel:
@@ -258,7 +346,7 @@ class ModelRegistry:
         except ModelLoadError:
             raise
         except Exception as exc:  # e.g. ORT failing the warm-up run: still this file's fault, so a rejection
-            raise ModelLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
+            raise ModelLoadError(f"{path}: {exc}") from exc
         return model
 
     def _batcher_for(self, model: LoadedModel) -> Batcher:
@@ -279,6 +367,21 @@ class ModelRegistry:
                 listener(event)
             except Exception:  # a broken metrics hook must not break loading
                 log.exception("model event listener %r failed", listener)
+
+    def _report(self, scan: RepositoryScan) -> None:
+        """One log line per repository problem when it appears, and one when it is gone (not one per poll)."""
+        problems = {f"cannot be used: {scan.error}"} if scan.error else set()
+        problems |= {f"ignoring {entry}" for entry in scan.ignored}
+        for state in self.models.values():
+            problems |= {f"ignoring {state.name}/{entry}" for entry in state.ignored}
+            problems |= {
+                f"model {state.name}: {why}" for why in [state.folder_error, *state.unreadable.values()] if why
+            }
+        for problem in sorted(problems - self._reported):
+            log.warning("model repository: %s", problem)
+        for problem in sorted(self._reported - problems):
+            log.info("model repository: resolved: %s", problem)
+        self._reported = problems
 
     # -- lookups ------------------------------------------------------------------------------------
 

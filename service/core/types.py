@@ -56,6 +56,7 @@ class Readiness:
     ready: bool
     reasons: list[str]  # why not, for a person
     served: dict[str, int]  # model name -> version served
+    problems: list[str] = field(default_factory=list)  # what is wrong in the repository but does not stop serving
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class ModelDescription:
     inputs: list[InputSpec]
     provenance: dict[str, str]  # the model file's other metadata (export and calibration records)
     reason: str | None  # why it is not served, or why a newer version was rejected
+    ignored: list[str] = field(default_factory=list)  # other entries in its folder, and what was expected
 
     @property
     def ready(self) -> bool:

@@ -12,22 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from .registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
-FOLLOW_SECONDS = 0.5
+FOLLOW_SECONDS = 0.1  # one stat call of the shared control file
 
 
 class RepositoryWatcher:
-    def __init__(
-        self, registry: ModelRegistry, interval_seconds: float, on_loaded: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, registry: ModelRegistry, interval_seconds: float) -> None:
         self.registry = registry
         self.interval = interval_seconds
-        self._on_loaded = on_loaded  # called once the startup load is done
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -42,9 +38,10 @@ class RepositoryWatcher:
             await self._task
 
     async def _run(self) -> None:
-        await self.registry.load_all()
-        if self._on_loaded is not None:
-            self._on_loaded()
+        try:
+            await self.registry.load_all()
+        except Exception:  # e.g. a filesystem error at start: the polls below try again
+            log.exception("loading the model repository failed; trying again at the next poll")
         following = self.registry.shared is not None
         if self.interval <= 0 and not following:
             return

@@ -10,6 +10,7 @@ from ..core.errors import (
     ModelNotReady,
     Overloaded,
     PayloadTooLarge,
+    RepositoryControlFailed,
     ServiceError,
     UnsupportedMediaType,
 )
@@ -25,6 +26,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     UnsupportedMediaType: 415,
     ModelNotReady: 503,
     Overloaded: 503,
+    RepositoryControlFailed: 503,
     DeadlineExceeded: 504,
 }
 

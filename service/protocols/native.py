@@ -125,6 +125,7 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
         "outputs": ["probabilities", "logits"] if served else [],
         "provenance": model.provenance,
         "error": model.reason,
+        "ignored": model.ignored,
     }
 
 
@@ -144,9 +145,11 @@ async def live() -> Response:
     responses={**ok_example(READY_EXAMPLE), **error_responses(503)},
 )
 async def ready(request: Request) -> Response:
-    """200 when every model is loaded and warmed up; 503 with the reasons otherwise."""
+    """200 when every model is loaded and warmed up; 503 with the reasons otherwise. `problems` lists what is wrong
+    in the repository without stopping service (ignored files, a rejected newer version)."""
     readiness = data_plane(request).ready()
     if not readiness.ready:
         reasons = readiness.reasons
-        return json_response({"status": "not ready", "error": "; ".join(reasons), "reasons": reasons}, 503)
-    return json_response({"status": "ready", "models": readiness.served})
+        body = {"status": "not ready", "error": "; ".join(reasons), "reasons": reasons, "problems": readiness.problems}
+        return json_response(body, 503)
+    return json_response({"status": "ready", "models": readiness.served, "problems": readiness.problems})

@@ -56,8 +56,8 @@ class ModelInfo(BaseModel):
     name: str
     ready: bool = Field(description="Served by this server and not stopping: requests for it are answered.")
     state: Literal["loading", "ready", "draining", "failed", "unloaded"] = Field(
-        description="loading (not served yet), ready, draining (the server is stopping), failed (no version loads: "
-        "see error), unloaded (through the repository API)."
+        description="loading (not served yet), ready, draining (the server is stopping), failed (no version loads, "
+        "or none is on disk: see error), unloaded (through the repository API)."
     )
     version: int | None = Field(description="The version being served.")
     versions: list[int] = Field(description="Versions found in the repository.")
@@ -67,6 +67,10 @@ class ModelInfo(BaseModel):
     outputs: list[str]
     provenance: dict[str, str] = Field(description="Export metadata: source, versions, export time.")
     error: str | None = Field(None, description="Why the model (or its newest version) is not served.")
+    ignored: list[str] = Field(
+        default_factory=list,
+        description="Other files and folders in the model's folder, each with what was expected instead.",
+    )
 
 
 PREDICT_REQUEST_EXAMPLES = openapi_examples(
@@ -102,5 +106,6 @@ MODEL_INFO_EXAMPLE = {
     "outputs": ["probabilities", "logits"],
     "provenance": DEMO_PROVENANCE,
     "error": None,
+    "ignored": [],
 }
-READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}}
+READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}, "problems": []}

@@ -46,7 +46,7 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> N
 def test_ready_means_every_worker_has_loaded(two_workers: RunningServer, shared_dir: Path) -> None:
     # The fixture waited for /health/ready: by then both workers have loaded the model, wherever requests go.
     assert value(scrape(two_workers), LOADS, model="digits", outcome="success") == 2
-    roster = sorted(int(p.name) for p in (shared_dir / "workers").iterdir())
+    roster = sorted(int(p.name.removesuffix(".json")) for p in (shared_dir / "applied").iterdir())
     assert roster == worker_pids(two_workers.process.pid)
     assert len(roster) == 2
 
@@ -111,9 +111,9 @@ def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Pat
 
         def ready_with_the_replacement() -> bool:  # the dead worker's roster entry must not stand in for it
             ready = httpx.get(f"{server.url}/health/ready").status_code == 200
-            return ready and sorted(int(p.name) for p in (tmp_path / "workers").iterdir()) == worker_pids(
-                server.process.pid
-            )
+            return ready and sorted(
+                int(p.name.removesuffix(".json")) for p in (tmp_path / "applied").iterdir()
+            ) == worker_pids(server.process.pid)
 
         eventually(ready_with_the_replacement, "ready with both live workers on the roster")
         after = scrape(server)
