@@ -22,15 +22,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def unprivileged() -> list[str]:
+    """A command prefix that keeps file permissions binding even for root (CI runs as root, which reads anything):
+    the server runs without the capabilities that override them (setpriv, from util-linux)."""
+    if os.geteuid() != 0:
+        return []
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
+
+
 class RunningServer:
-    def __init__(self, env: dict[str, str], wait_ready: bool = True) -> None:
+    def __init__(self, env: dict[str, str], wait_ready: bool = True, prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # One worker unless a test asks for more: most tests check one process's behaviour (queue limits, hot
         # swaps, drains); tests/service/test_workers.py checks several, and the default (auto) too.
         full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "1", **env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service"],
+            [*(prefix or []), sys.executable, "-m", "service"],
             cwd=ROOT,
             env=full_env,
             stdout=subprocess.PIPE,
@@ -58,6 +67,12 @@ class RunningServer:
         self.stop()
         raise TimeoutError(f"{path} not 200 after {timeout}s:\n{self.output}")
 
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.terminate()
@@ -80,9 +95,9 @@ class RunningServer:
         return "".join(self.lines)
 
 
-def serving(env: dict[str, str], wait_ready: bool = True) -> Iterator[RunningServer]:
+def serving(env: dict[str, str], wait_ready: bool = True, prefix: list[str] | None = None) -> Iterator[RunningServer]:
     """For fixtures: `yield from serving(env)` starts a server for the fixture's scope and stops it after."""
-    running = RunningServer(env, wait_ready)
+    running = RunningServer(env, wait_ready, prefix)
     try:
         yield running
     finally:
