@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import Overloaded
+from .errors import ModelNotReady, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class _Pending:
     rows: int
     future: asyncio.Future = field(repr=False)
     queued_at: float = field(default_factory=time.perf_counter)
+    counted: bool = True  # its rows count toward the queue's limit until it is taken or its caller leaves
 
 
 class Batcher:
@@ -107,6 +108,9 @@ class Batcher:
             return await pending.future
         except asyncio.CancelledError:
             pending.future.cancel()  # the caller left: the worker skips it if it has not started
+            if pending.counted:  # and its rows stop taking room in the queue at once, not when popped
+                pending.counted = False
+                self._queued_rows -= rows
             raise
 
     async def close(self) -> None:
@@ -135,6 +139,11 @@ class Batcher:
             if batch:
                 try:
                     await self._run_batch(batch)
+                except asyncio.CancelledError:  # the event loop is ending: nobody may be left waiting
+                    stopping = ModelNotReady("the server is shutting down; retry the request")
+                    for pending in [*batch, *self._queue]:
+                        _settle(pending, error=stopping)
+                    raise
                 except Exception as exc:  # the worker must survive anything, or every later caller would hang
                     log.exception("batch failed unexpectedly")
                     for pending in batch:
@@ -156,7 +165,9 @@ class Batcher:
         rows = 0
         while self._queue and (not batch or rows + self._queue[0].rows <= self._max_batch_size):
             pending = self._queue.popleft()
-            self._queued_rows -= pending.rows
+            if pending.counted:
+                pending.counted = False
+                self._queued_rows -= pending.rows
             if pending.future.done():  # cancelled by a caller that has gone: do no work for it
                 continue
             batch.append(pending)

@@ -15,7 +15,7 @@ import pytest
 from service.app import create_app
 from service.core.batch_cost import BatchCost
 from service.core.batcher import Batcher
-from service.core.errors import Overloaded
+from service.core.errors import ModelNotReady, Overloaded
 from service.core.model import LoadedModel
 from service.settings import Settings
 from tests.onnx_models import linear_model
@@ -170,6 +170,51 @@ def test_cancelled_callers_are_skipped() -> None:
     seen = np.concatenate(recorder.batches)
     assert 2 not in seen[:, 0]  # no work was done for the caller that left
     assert sorted(seen[:, 0].tolist()) == [1, 3]
+
+
+def test_callers_that_left_free_their_room_in_the_queue_at_once() -> None:
+    """A burst of timeouts must not keep the queue full for the callers still waiting (503s for nothing)."""
+    recorder = Recorder()
+    recorder.release.clear()
+    batcher = Batcher(recorder, max_batch_size=4, max_delay_ms=0, max_queue_rows=8)
+
+    async def scenario() -> None:
+        running = asyncio.create_task(batcher.submit({"features": np.ones((4, 4), np.float32)}, 4))
+        await wait_for_thread_event(recorder.started)
+        gone = [asyncio.create_task(batcher.submit({"features": np.ones((4, 4), np.float32)}, 4)) for _ in range(2)]
+        await asyncio.sleep(0)
+        assert batcher.queued_rows == 8
+        for task in gone:
+            task.cancel()
+        await asyncio.sleep(0)
+        assert batcher.queued_rows == 0
+        later = asyncio.create_task(batcher.submit({"features": np.ones((4, 4), np.float32)}, 4))  # room again
+        await asyncio.sleep(0)
+        recorder.release.set()
+        await running
+        await later
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert [len(b) for b in recorder.batches] == [4, 4]  # the cancelled rows never ran
+
+
+def test_callers_get_an_answer_when_the_event_loop_ends_under_a_running_batch() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    batcher = Batcher(recorder, max_batch_size=1, max_delay_ms=0, max_queue_rows=8)
+
+    async def scenario() -> list[BaseException | None]:
+        callers = [asyncio.create_task(batcher.submit({"features": np.ones((1, 4), np.float32)}, 1)) for _ in range(3)]
+        await wait_for_thread_event(recorder.started)
+        batcher._worker.cancel()  # what the loop's end does to every task left
+        try:  # bounded: callers left waiting would hang here
+            return await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 10)
+        finally:
+            recorder.release.set()
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(o, ModelNotReady) and "shutting down" in str(o) for o in outcomes), outcomes
 
 
 def test_a_full_batch_does_not_wait_for_the_delay() -> None:
