@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .batcher import Batcher, BatchObserver
 from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, RepositoryControlFailed
@@ -117,12 +118,15 @@ class ModelRegistry:
         self.repository_error: str | None = None  # the repository itself could not be listed at the last sync
         self.listeners = listeners or []  # called on the event loop after each load, rejection and unload
         self._batch_observer_for = batch_observer_for
-        self._locks: dict[str, asyncio.Lock] = {}  # one per model
-        self._sync_lock = asyncio.Lock()  # one scan-and-apply at a time; the models within it load side by side
+        self._locks: dict[str, asyncio.Lock] = {}  # one per model: a model's changes happen one at a time
+        self._busy: dict[str, asyncio.Task] = {}  # a model's change in progress
+        self._started = False  # the startup load is done: from then on, what this worker applies is shared
         # Repository control (the API's loads and unloads): shared through SHARED_DIR by several workers.
         self.shared = SharedControl(config.shared_dir) if config.shared_dir else None
         self._local = Control()  # the same, for one worker
-        self._applied = 0  # the control generation this worker has applied
+        self._followed = 0  # the control generation the last sync looked at
+        self._applied: dict[str, tuple[int, int | None]] = {}  # model -> (control generation, version served)
+        self._acknowledged: dict[str, tuple[int, int | None]] | None = None  # what the shared file says of us
         self._reported: set[str] = set()  # the repository problems of the last sync, each logged when it appeared
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
@@ -131,31 +135,39 @@ class ModelRegistry:
         """Startup: load the newest loadable version of every model; readiness waits for this."""
         self.loading = True
         try:
-            await self.sync()
+            await self.sync(follow_busy=True)
         finally:
             self.loading = False
+            self._started = True
+            await self._acknowledge()
 
-    async def sync(self) -> None:
-        """Load what is new or changed on disk, unload what has gone, and apply the repository API's controls."""
-        async with self._sync_lock:
-            control = await self._control()
-            scan = await asyncio.to_thread(scan_repository, self.config.root)
-            self.repository_error, self.ignored = scan.error, scan.ignored
-            if scan.error is None:
-                for name in [n for n in self.models if n not in scan.models]:
-                    async with self._lock_for(name):
-                        await self._remove(name)
-            await asyncio.gather(*(self._sync_model(folder, control) for folder in scan.models.values()))
-            self._report(scan)
-            self._applied = control.generation
-            if self.shared is not None:
-                served = {n: s.served.model.version for n, s in self.models.items() if s.served}
-                await asyncio.to_thread(self.shared.acknowledge, control.generation, served)
+    async def sync(self, wait: bool = True, follow_busy: bool = False) -> None:
+        """Load what is new or changed on disk, unload what has gone, apply the repository API's controls.
 
-    async def follow_other_workers(self) -> None:
+        Each model changes in a task of its own (`wait=False` returns once they have started: the watcher, which a
+        slow model must not hold up). A model whose change is still in progress (a slow load) is left to it, and
+        looked at again by the next sync, unless `follow_busy`: then its next change waits for the current one."""
+        control = await self._control()
+        self._followed = control.generation
+        scan = await asyncio.to_thread(scan_repository, self.config.root)
+        self.repository_error, self.ignored = scan.error, scan.ignored
+        changes = {folder.name: self._sync_model(folder) for folder in scan.models.values()}
+        if scan.error is None:
+            changes.update({name: self._remove(name) for name in self.models if name not in scan.models})
+        tasks = []
+        for name, change in changes.items():
+            if name in self._busy and not follow_busy:
+                change.close()  # never started
+                continue
+            tasks.append(self._start(name, change))
+        self._report(scan)
+        if wait:
+            await asyncio.gather(*tasks)
+
+    async def follow_other_workers(self, wait: bool = True) -> None:
         """Cheap enough to call often: a sync only when the repository API changed something."""
-        if self.shared is not None and (await self._control()).generation != self._applied:
-            await self.sync()
+        if self.shared is not None and (await self._control()).generation != self._followed:
+            await self.sync(wait=wait, follow_busy=True)
 
     async def load(self, name: str) -> ModelState:
         """Load (or reload) a model now on every worker, retrying versions rejected before.
@@ -168,7 +180,7 @@ class ModelRegistry:
             hints = f"; found instead: {'; '.join(folder.ignored)}" if folder and folder.ignored else ""
             raise ModelNotFound(f"no model {name!r} in the repository (expected {name}/VERSION/model.onnx){hints}")
         generation = await self._share(lambda c: c.with_load(name), "load", name)
-        await self.sync()
+        await self._start(name, self._sync_model(folder))
         state = self.state(name)
         if state.error:
             raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
@@ -179,16 +191,35 @@ class ModelRegistry:
         """Stop serving a model on every worker; it stays listed as unloaded until an explicit load."""
         self.state(name)
         generation = await self._share(lambda c: c.with_unload(name), "unload", name)
-        await self.sync()
+        folder = (await asyncio.to_thread(scan_repository, self.config.root, name)).models.get(name)
+        await self._start(name, self._sync_model(folder) if folder else self._remove(name))
         await self._wait_for_workers(generation, name, served=False)
 
     async def close(self) -> None:
-        async with self._sync_lock:
-            for state in self.models.values():
-                if state.served:
-                    await state.served.batcher.close()
+        for task in list(self._busy.values()):
+            await asyncio.wait([task])  # a load in progress cannot be interrupted: let it end
+        for state in self.models.values():
+            if state.served:
+                await state.served.batcher.close()
         if self.shared is not None:
             await asyncio.to_thread(self.shared.forget_me)
+
+    def _start(self, name: str, change: Coroutine[Any, Any, None]) -> asyncio.Task:
+        """Run one change of one model, after any change of that model already under way."""
+
+        async def run() -> None:
+            async with self._lock_for(name):
+                try:
+                    await change
+                except Exception:  # one model's failure must not stop the others or the watcher
+                    log.exception("updating model %s failed", name)
+            if self._started:
+                await self._acknowledge()
+
+        task = asyncio.create_task(run())
+        self._busy[name] = task
+        task.add_done_callback(lambda done: self._busy.pop(name) if self._busy.get(name) is done else None)
+        return task
 
     # -- shared control ------------------------------------------------------------------------------
 
@@ -207,14 +238,20 @@ class ModelRegistry:
                 f"which cannot be written ({exc.strerror or exc}); nothing was changed"
             ) from None
 
+    async def _acknowledge(self) -> None:
+        if self.shared is not None and self._applied != self._acknowledged:
+            self._acknowledged = dict(self._applied)
+            await asyncio.to_thread(self.shared.acknowledge, self._acknowledged)
+
     async def _wait_for_workers(self, generation: int, name: str, served: bool) -> None:
-        """Until every worker has applied `generation` and serves (or no longer serves) the model."""
+        """Until every worker has applied the model's control up to `generation` and serves (or no longer serves)
+        it."""
         if self.shared is None or self.config.workers <= 1:
             return
         deadline = time.monotonic() + self.config.control_wait_seconds
         while True:
-            applied = await asyncio.to_thread(self.shared.applied)
-            done = sum(a.generation >= generation and (name in a.served) == served for a in applied)
+            applied = [a.models.get(name, (0, None)) for a in await asyncio.to_thread(self.shared.applied)]
+            done = sum(seen >= generation and (version is not None) == served for seen, version in applied)
             if done >= self.config.workers:
                 return
             if time.monotonic() > deadline:
@@ -230,37 +267,49 @@ class ModelRegistry:
     def _lock_for(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
-    async def _sync_model(self, folder: ModelFolder, control: Control) -> None:
-        async with self._lock_for(folder.name):
-            state = self.models.setdefault(folder.name, ModelState(folder.name))
-            if folder.error is None:  # a folder that cannot be listed keeps what it had
-                state.versions, state.unreadable, state.ignored = folder.versions, folder.unreadable, folder.ignored
-            state.folder_error = folder.error
-            unloaded = folder.name in control.unloaded
-            if unloaded != state.unloaded:
-                state.unloaded = unloaded
-                if unloaded:
-                    state.error = None
-                    old, state.served = state.served, None
-                    await self._release(state.name, old)
-            if state.unloaded:
-                return
-            if state.versions:
-                explicit = control.loads.get(folder.name, 0) > self._applied
-                await self._load_newest(state, retry_rejected=explicit)
-            elif folder.error is None:  # the folder holds no version (any more): nothing to serve
+    async def _sync_model(self, folder: ModelFolder) -> None:
+        """Bring one model in line with its folder and the control as it is now (read under the model's lock, so a
+        change queued behind a slow load never applies an older state)."""
+        control = await self._control()
+        try:
+            await self._apply(folder, control)
+        finally:
+            state = self.models.get(folder.name)
+            version = state.served.model.version if state and state.served else None
+            self._applied[folder.name] = (control.generation, version)
+
+    async def _apply(self, folder: ModelFolder, control: Control) -> None:
+        state = self.models.setdefault(folder.name, ModelState(folder.name))
+        if folder.error is None:  # a folder that cannot be listed keeps what it had
+            state.versions, state.unreadable, state.ignored = folder.versions, folder.unreadable, folder.ignored
+        state.folder_error = folder.error
+        unloaded = folder.name in control.unloaded
+        if unloaded != state.unloaded:
+            state.unloaded = unloaded
+            if unloaded:
+                state.error = None
                 old, state.served = state.served, None
-                state.error = f"no version to serve (expected {folder.name}/1/model.onnx)"
-                if old is not None:
-                    log.info("model %s has no version folder left: unloading it", folder.name)
-                    await self._release(state.name, old)
-            else:
-                state.error = folder.error
+                await self._release(state.name, old)
+        if state.unloaded:
+            return
+        if state.versions:
+            explicit = control.loads.get(folder.name, 0) > self._applied.get(folder.name, (0, None))[0]
+            await self._load_newest(state, retry_rejected=explicit)
+        elif folder.error is None:  # the folder holds no version (any more): nothing to serve
+            old, state.served = state.served, None
+            state.error = f"no version to serve (expected {folder.name}/1/model.onnx)"
+            if old is not None:
+                log.info("model %s has no version folder left: unloading it", folder.name)
+                await self._release(state.name, old)
+        else:
+            state.error = folder.error
 
     async def _remove(self, name: str) -> None:
-        state = self.models.pop(name)
-        log.info("model %s is gone from the repository: unloading it", name)
-        await self._release(name, state.served)
+        state = self.models.pop(name, None)
+        self._applied.pop(name, None)
+        if state is not None:
+            log.info("model %s is gone from the repository: unloading it", name)
+            await self._release(name, state.served)
 
     async def _release(self, name: str, served: ServedModel | None) -> None:
         if served is None:

@@ -2,12 +2,13 @@
 has applied.
 
 With WORKERS > 1 a load or unload request reaches one worker. That worker records it in SHARED_DIR/control.json
-under a new generation number, applies it, and then waits until every worker says it has applied that generation
-(`applied/PID.json`, with the versions it serves), so the API answers only once the whole server serves (or no
-longer serves) the model. The other workers check the control file several times a second
-(`core/watcher.py`) and follow. Writers hold an exclusive lock around their read-modify-write, and every file is
-replaced atomically, so a reader never sees half of one. A file that cannot be parsed is reported and read as
-the last good state; the next change rewrites it whole.
+under a new generation number, applies it, and then waits until every worker says it has applied the model's
+control up to that generation (`applied/PID.json`: per model, the generation and the version it serves), so the
+API answers only once the whole server serves (or no longer serves) the model. A worker writes its file once it
+has loaded the repository at start, so the files also tell which workers are up. The other workers check the
+control file several times a second (`core/watcher.py`) and follow. Writers hold an exclusive lock around their
+read-modify-write, and every file is replaced atomically, so a reader never sees half of one. A file that cannot
+be parsed is reported and read as the last good state; the next change rewrites it whole.
 """
 
 from __future__ import annotations
@@ -42,11 +43,10 @@ class Control:
 
 @dataclass(frozen=True)
 class Applied:
-    """What one worker has applied: every change up to `generation`, and the versions it serves since."""
+    """What one worker has applied: per model, the control generation its state reflects and the version served."""
 
     pid: int
-    generation: int
-    served: dict[str, int]
+    models: dict[str, tuple[int, int | None]]
 
 
 class SharedControl:
@@ -82,11 +82,12 @@ class SharedControl:
             self._control = updated
             return updated.generation
 
-    def acknowledge(self, generation: int, served: dict[str, int]) -> None:
-        """This worker has applied every change up to `generation` and serves these versions."""
+    def acknowledge(self, models: dict[str, tuple[int, int | None]]) -> None:
+        """This worker's models: the control generation each reflects, and the version it serves (None: none)."""
         try:
             self.applied_dir.mkdir(exist_ok=True)
-            _write_atomically(self.applied_dir / f"{os.getpid()}.json", {"generation": generation, "served": served})
+            document = {name: {"generation": g, "version": v} for name, (g, v) in models.items()}
+            _write_atomically(self.applied_dir / f"{os.getpid()}.json", {"models": document})
         except OSError as exc:
             log.error("cannot record in %s what this worker applied: %s", self.applied_dir, exc)
 
@@ -105,8 +106,8 @@ class SharedControl:
             if pid is None or not process_alive(pid):
                 continue
             try:
-                document = json.loads(entry.read_text())
-                found.append(Applied(pid, int(document["generation"]), dict(document["served"])))
+                models = json.loads(entry.read_text())["models"]
+                found.append(Applied(pid, {n: (int(m["generation"]), m["version"]) for n, m in models.items()}))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # being replaced right now, or not ours: the next look will tell
         return found

@@ -58,8 +58,8 @@ class RepositoryWatcher:
             try:
                 if self.interval > 0 and time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + self.interval
-                    await self.registry.sync()
+                    await self.registry.sync(wait=False)  # a slow model must not hold up the next poll
                 else:
-                    await self.registry.follow_other_workers()
+                    await self.registry.follow_other_workers(wait=False)
             except Exception:  # a bad poll (e.g. the repository briefly unmounted) must not stop the next one
                 log.exception("polling the model repository failed")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from service.core.dataplane import DataPlane
+from service.core.errors import RepositoryControlFailed
 from service.core.registry import ModelEvent, ModelRegistry, RepositoryConfig
 from tests.repository_files import publish, publish_corrupt, publish_linear
 
@@ -185,6 +188,80 @@ def test_a_version_whose_warm_up_run_fails_is_rejected(tmp_path: Path) -> None:
         assert [e.kind for e in events] == ["loaded", "rejected"]
         state = registry.state("m")
         assert state.served.model.version == 1 and "version 2" in state.error
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_model_delays_no_other_model(tmp_path: Path) -> None:
+    """Models load side by side, each under its own lock: while one takes its time, another is loaded, reloaded
+    and unloaded."""
+
+    async def scenario() -> None:
+        registry, _ = registry_for(tmp_path)
+        publish_linear(tmp_path, "a_slow", 1, seed=1)  # sorted first: the old single lock would load it first
+        publish_linear(tmp_path, "b_fast", 1, seed=2)
+        gate = threading.Event()
+        real_load = registry._load_and_warm
+
+        def load(name: str, version: int, path: Path):
+            if name == "a_slow":
+                gate.wait(30)
+            return real_load(name, version, path)
+
+        registry._load_and_warm = load
+        startup = asyncio.create_task(registry.load_all())
+        try:
+            async with asyncio.timeout(10):
+                while not registry.models.get("b_fast") or not registry.models["b_fast"].ready:
+                    await asyncio.sleep(0.01)
+                publish_linear(tmp_path, "b_fast", 2, seed=3)
+                await registry.load("b_fast")
+                assert registry.state("b_fast").served.model.version == 2
+                await registry.unload("b_fast")
+                assert not registry.state("b_fast").ready
+            assert not registry.state("a_slow").ready  # still loading all along
+        finally:
+            gate.set()
+        await startup
+        assert registry.state("a_slow").ready
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_model_file_truncated_while_written_is_rejected_and_the_complete_one_loads(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry, _ = registry_for(tmp_path)
+        publish_linear(tmp_path, "m", 1, seed=1)
+        await registry.load_all()
+        publish_linear(tmp_path, "m", 2, seed=2)
+        whole = (tmp_path / "m" / "2" / "model.onnx").read_bytes()
+        (tmp_path / "m" / "2" / "model.onnx").write_bytes(whole[: len(whole) // 2])  # a copy cut short, in place
+        await registry.sync()
+        state = registry.state("m")
+        assert state.served.model.version == 1 and "version 2" in state.error
+        (tmp_path / "m" / "2" / "model.onnx").write_bytes(whole)
+        await registry.sync()
+        assert state.served.model.version == 2 and state.error is None
+        await registry.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_unload_that_cannot_be_shared_changes_nothing_and_says_why(tmp_path: Path) -> None:
+    """SHARED_DIR full or read-only: the caller gets a clear error (503), and every worker keeps serving."""
+
+    async def scenario() -> None:
+        repository, shared = tmp_path / "repository", tmp_path / "shared"
+        shared.mkdir()
+        publish_linear(repository, "m", 1, seed=1)
+        registry = ModelRegistry(RepositoryConfig(repository, shared_dir=shared, workers=2))
+        await registry.load_all()
+        (shared / "control.lock").mkdir()  # the lock file cannot be opened: as on a read-only or full folder
+        with pytest.raises(RepositoryControlFailed, match="cannot unload model 'm'.*nothing was changed"):
+            await registry.unload("m")
+        assert registry.state("m").ready and not registry.state("m").unloaded
         await registry.close()
 
     asyncio.run(scenario())

@@ -44,13 +44,13 @@ def test_a_corrupt_control_file_keeps_the_last_good_state_and_the_next_change_re
 
 def test_acknowledgements_of_live_workers_only_and_stray_files_are_ignored(tmp_path: Path) -> None:
     control = SharedControl(tmp_path)
-    control.acknowledge(3, {"digits": 1})
+    control.acknowledge({"digits": (3, 1), "gone": (4, None)})
     applied = tmp_path / "applied"
     (applied / "notes.txt").write_text("not a worker")
-    (applied / "999999999.json").write_text('{"generation": 9, "served": {}}')  # no such process
-    (applied / "0.json").write_text('{"generation": 9, "served": {}}')
+    (applied / "999999999.json").write_text('{"models": {}}')  # no such process
+    (applied / "0.json").write_text('{"models": {}}')
     (applied / f"{os.getppid()}.json").write_text("{half a fi")  # a live process, a file being replaced
-    assert [(a.pid, a.generation, a.served) for a in control.applied()] == [(os.getpid(), 3, {"digits": 1})]
+    assert [(a.pid, a.models) for a in control.applied()] == [(os.getpid(), {"digits": (3, 1), "gone": (4, None)})]
     # Readiness counts the live workers' files (ours, and the live one being replaced), nothing else.
     assert WorkerRoster(tmp_path, expected=2).not_ready_reasons() == []
     assert WorkerRoster(tmp_path, expected=3).not_ready_reasons() == ["2 of 3 workers have loaded the repository"]
