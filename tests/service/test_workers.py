@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import tritonclient.http as triton
 
 from service.settings import available_cpus
 from tests.hardening.test_observability import scrape, value
@@ -208,3 +210,21 @@ def test_each_worker_accepts_on_its_own_socket(two_workers: RunningServer) -> No
     finally:
         for client in held:
             client.close()
+
+
+def test_load_and_unload_have_taken_effect_on_every_worker_when_they_answer(two_workers: RunningServer) -> None:
+    """tritonclient's load_model() then infer() succeeds, on whichever worker the request lands; after
+    unload_model() no worker answers with the model. 100 times in a row."""
+    client = triton.InferenceServerClient(two_workers.url.removeprefix("http://"))
+    pixels = np.array([ROW], np.float32)
+    try:
+        for _ in range(100):
+            client.unload_model("digits")
+            assert all(predict(two_workers).status_code == 503 for _ in range(3))  # fresh connections: any worker
+            client.load_model("digits")
+            request = triton.InferInput("pixels", [1, 64], "FP32")
+            request.set_data_from_numpy(pixels)
+            assert client.infer("digits", [request]).as_numpy("probabilities").shape == (1, 5)
+            assert all(predict(two_workers).status_code == 200 for _ in range(3))
+    finally:
+        client.close()
