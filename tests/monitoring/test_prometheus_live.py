@@ -4,6 +4,8 @@ its threshold when the input distribution shifts and stays quiet before."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from tests.prometheus import RunningPrometheus, prometheus_scraping
 from tests.server import ROOT, RunningServer, serving
 
 RULES = ROOT / "deploy" / "monitoring" / "sigmoid-serve.rules.yml"
+RENDER = ROOT / "deploy" / "monitoring" / "render_label_panel.py"
+ARTIFACTS = ROOT / "tests" / "artifacts"
 DEMO = ROOT / "models" / "digits" / "1" / "model.onnx"
 ROWS_PER_REQUEST = 15
 DRIFT_RATIO = 1.5  # sigmoid_serve:label_rate_drift_max_ratio in the rules file (checked below)
@@ -91,7 +95,11 @@ def test_prometheus_stores_exactly_the_requests_and_rows_sent(
 
 @pytest.mark.xfail(strict=True, reason="per-label metrics not wired yet")
 def test_per_label_counts_and_drift_on_a_real_prometheus(
-    server: RunningServer, prometheus: RunningPrometheus, repository: Path, held_out: tuple[np.ndarray, np.ndarray]
+    server: RunningServer,
+    prometheus: RunningPrometheus,
+    repository: Path,
+    held_out: tuple[np.ndarray, np.ndarray],
+    request: pytest.FixtureRequest,
 ) -> None:
     metadata = read_metadata(repository / "digits" / "1" / "model.onnx")
     labels = metadata.labels
@@ -131,10 +139,26 @@ def test_per_label_counts_and_drift_on_a_real_prometheus(
     drifted = {label: r for label, r in expected.items() if not 1 / DRIFT_RATIO <= r <= DRIFT_RATIO}
     assert {"even", "prime"} <= set(drifted) and min(drifted.values()) < 1 < max(drifted.values())
 
-    seen = prometheus.wait_for(lambda: prometheus.values(drift, by="label"), lambda found: set(found) == set(drifted))
+    total = rows + len(zeros)
+    scored = prometheus.wait_for(
+        lambda: prometheus.value(f"sum(sigmoid_serve_scored_rows_total{version})"), lambda value: value == total
+    )
+    assert scored == total
+    # The recording rules catch up within an evaluation or two: wait for them, then compare.
+    seen = prometheus.wait_for(
+        lambda: prometheus.values(drift, by="label"),
+        lambda found: set(found) == set(drifted) and found == pytest.approx(drifted, rel=1e-6),
+    )
     assert seen == pytest.approx(drifted, rel=1e-6)
     pending = prometheus.wait_for(
         lambda: prometheus.values('ALERTS{alertname="SigmoidServeLabelRateDrift", alertstate="pending"}', by="label"),
         lambda found: set(found) == set(drifted),
     )
     assert set(pending) == set(drifted)  # the shipped rule, evaluated by Prometheus: pending for its 15 minutes
+
+    # The dashboard's per-label panel, drawn from what this Prometheus scraped (the README's picture).
+    picture = ARTIFACTS / f"label-panel-{request.node.callspec.params['server']}-workers.png"
+    command = [sys.executable, str(RENDER), "--prometheus", prometheus.url, "--model", "digits", "--version", "1"]
+    drawn = subprocess.run([*command, "--minutes", "1.5", "--output", str(picture)], capture_output=True, text=True)
+    assert drawn.returncode == 0, drawn.stderr
+    assert picture.read_bytes().startswith(b"\x89PNG")
