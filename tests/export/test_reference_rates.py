@@ -12,6 +12,7 @@ import pytest
 from model_export import ExportError, export_model, read_metadata
 from model_export.calibrate import calibrate_model
 from model_export.demo_digits import write_validation
+from model_export.describe import describe_model, format_description
 from service.core.model import LoadedModel
 from service.core.reference_rates import METADATA_KEY, parse_reference_rates
 from service.core.types import InferenceResult
@@ -42,6 +43,9 @@ def test_calibrate_records_the_positive_rates_the_service_gives_at_the_new_thres
     assert reference.true_rates == dict(zip(metadata.labels, truth.mean(axis=0).tolist(), strict=True))
     assert (reference.rows, reference.source, reference.data_file) == (450, "calibrate", "val.npz")
     assert result.thresholds != read_metadata(DEMO).thresholds  # counted at the new thresholds, not the old
+    info = describe_model(result.output)  # `inspect` shows them
+    assert info["reference_rates"]["positive_rates"] == reference.positive_rates
+    assert "reference   positive rates on val.npz (450 rows): even " in format_description(info)
 
 
 @pytest.mark.filterwarnings("ignore")
