@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build
+.PHONY: run test test-fast lint demo-model bench clean browser prometheus prometheusrule container-test docker-build
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,11 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint browser
+test: lint browser prometheus
 	$(PY) -m pytest
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
-test-fast: lint browser
+test-fast: lint browser prometheus
 	$(PY) -m pytest -m "not slow and not container"
 
 # Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
@@ -57,6 +57,23 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 	@test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }
+
+# The monitoring tests run Debian's Prometheus and promtool (a real server on loopback, `promtool test rules`).
+# Installed when missing and we are root (CI), like Chromium; otherwise install the `prometheus` package yourself.
+PROMETHEUS ?= /usr/bin/prometheus
+prometheus:
+	@if [ ! -x "$(PROMETHEUS)" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	fi
+	@test -x "$(PROMETHEUS)" || { echo "$(PROMETHEUS) missing: apt-get install prometheus (or set PROMETHEUS)"; exit 1; }
+
+# deploy/monitoring/prometheusrule.yaml is generated from the plain rules file (a test checks they agree).
+RULES := deploy/monitoring/sigmoid-serve.rules.yml
+prometheusrule:
+	{ printf '%s\n' "# Generated from $(notdir $(RULES)) by \`make prometheusrule\`: edit that file, not this one." \
+		"apiVersion: monitoring.coreos.com/v1" "kind: PrometheusRule" "metadata:" "  name: sigmoid-serve" \
+		"  labels:" "    app.kubernetes.io/name: sigmoid-serve" "spec:"; \
+	  sed -n '/^groups:/,$$p' $(RULES) | sed 's/^/  /'; } > deploy/monitoring/prometheusrule.yaml
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx

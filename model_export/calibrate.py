@@ -24,6 +24,8 @@ from model_export.errors import ExportError
 from model_export.files import sha256_of_source, write_atomically
 from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
+from model_export.reference_rates import METADATA_KEY as REFERENCE_RATES_KEY
+from model_export.reference_rates import reference_rates_entry
 
 TARGET_KEY = "y"
 _CHUNK_ROWS = 512
@@ -43,6 +45,7 @@ class CalibrationResult:
     rows: int
     labels: list[LabelCalibration]
     calibration: dict = field(default_factory=dict)  # what went into the `calibration` metadata entry
+    reference_rates: str = ""  # the `reference_rates` metadata entry: positive rates at the new thresholds
 
     @property
     def thresholds(self) -> list[float]:
@@ -96,6 +99,9 @@ def calibrate_model(
             advance()
     result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices)
     result.calibration = _calibration_entry(model, data, result)
+    result.reference_rates = reference_rates_entry(
+        metadata.labels, probabilities, truth, result.thresholds, "calibrate", data
+    )
     _write(model, output_path, result, output_version)
     if report is not None:
         from model_export.report_html import write_report
@@ -220,6 +226,7 @@ def _write(model: Path, output: Path, result: CalibrationResult, output_version:
     props = {p.key: p.value for p in proto.metadata_props}
     props["thresholds"] = json.dumps(result.thresholds)
     props["calibration"] = json.dumps(result.calibration)
+    props[REFERENCE_RATES_KEY] = result.reference_rates
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     data = proto.SerializeToString()

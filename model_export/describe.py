@@ -11,7 +11,7 @@ import onnx
 from model_export.metadata import read_metadata
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
-_LISTED_KEYS = ("labels", "thresholds", "calibration")
+_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates")
 
 
 def describe_model(path: str | Path) -> dict[str, Any]:
@@ -20,6 +20,7 @@ def describe_model(path: str | Path) -> dict[str, Any]:
     model = onnx.load(str(path), load_external_data=False)
     initializers = {init.name for init in model.graph.initializer}
     calibration = metadata.props.get("calibration")
+    reference_rates = metadata.props.get("reference_rates")
     return {
         "path": str(path),
         "inputs": [_tensor(v) for v in model.graph.input if v.name not in initializers],
@@ -30,6 +31,7 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "provenance": {k: v for k, v in sorted(metadata.props.items()) if k not in _LISTED_KEYS},
         "calibration": json.loads(calibration) if calibration else None,
+        "reference_rates": json.loads(reference_rates) if reference_rates else None,
     }
 
 
@@ -59,4 +61,8 @@ def format_description(info: dict[str, Any]) -> str:
         )
     else:
         lines.append("calibration none (thresholds as given at export)")
+    rates = info["reference_rates"]
+    if rates:
+        shares = ", ".join(f"{label} {rate:.1%}" for label, rate in rates.get("positive_rates", {}).items())
+        lines.append(f"reference   positive rates on {rates.get('data_file')} ({rates.get('rows')} rows): {shares}")
     return "\n".join(lines)

@@ -128,6 +128,8 @@ def export_model(
             n_labels=len(labels),
             on_batch=advance,
         )
+        if sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
+            _add_reference_rates(model, props, batches[-1], sample_data, labels, threshold_values)  # [-1]: all rows
     write_atomically(output, model.SerializeToString())
     return ExportReport(
         output_path=output,
@@ -146,6 +148,22 @@ def export_model(
         metadata=props,
         warnings=decision.warnings,
     )
+
+
+def _add_reference_rates(
+    model: Any,
+    props: dict[str, str],
+    all_rows: dict[str, np.ndarray],
+    sample_data: str | Path,
+    labels: list[str],
+    thresholds: list[float],
+) -> None:
+    from model_export.reference_rates import METADATA_KEY, sample_reference_rates
+
+    entry = sample_reference_rates(model, all_rows, sample_data, labels, thresholds)
+    if entry is not None:
+        props[METADATA_KEY] = entry
+        model.metadata_props.add(key=METADATA_KEY, value=entry)
 
 
 def _provenance(loaded: LoadedSource, opset: int, head_kind: str, exact: bool, explanation: str) -> dict[str, Any]:
