@@ -53,7 +53,7 @@ def build_state(settings: Settings) -> ServiceState:
             workers=settings.workers,
         ),
         listeners=[observability.on_model_event],
-        batch_observer_for=observability.batch_metrics_for,
+        batch_observer_for=observability.metrics_for(per_label=settings.label_metrics),
     )
     roster = None
     if settings.shared_dir:
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         restore_signals()
         await watcher.stop()
         await registry.close()
+        observability.flush_label_metrics()
         observability.worker_gone()
 
     app = FastAPI(

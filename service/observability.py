@@ -12,6 +12,7 @@ batch, and loaded versions on load and unload.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -31,6 +32,7 @@ from prometheus_client import (
 from .core.batcher import BatchReport
 from .core.model import LoadedModel
 from .core.registry import ModelEvent
+from .label_metrics import LabelRecorder
 
 if TYPE_CHECKING:
     from .request_record import RequestRecord
@@ -91,8 +93,38 @@ class BatchMetrics:
         self._queued.set(report.queued_rows)
 
 
-def batch_metrics_for(model: LoadedModel) -> BatchMetrics:
-    return BatchMetrics(model.name)
+class ModelVersionMetrics:
+    """All that is recorded of one served model version's batches: timings and sizes, and per label."""
+
+    def __init__(self, model: LoadedModel, per_label: bool) -> None:
+        self.batches = BatchMetrics(model.name)
+        self.labels = None
+        if per_label:
+            rates = model.reference_rates.positive_rates if model.reference_rates else None
+            self.labels = LabelRecorder(model.name, model.version, model.labels, model.thresholds, rates)
+            # Forgotten when this version is unloaded; a version reloaded from a changed file gets its new
+            # recorder before the old one goes, so the oldest is the one to forget.
+            _label_recorders.setdefault((model.name, model.version), []).append(self.labels)
+
+    def batch_done(self, report: BatchReport) -> None:
+        self.batches.batch_done(report)
+        if self.labels is not None:
+            self.labels.record(report.probabilities)
+
+
+_label_recorders: dict[tuple[str, int], list[LabelRecorder]] = {}
+
+
+def metrics_for(per_label: bool) -> Callable[[LoadedModel], ModelVersionMetrics]:
+    """The registry's batch observer factory: what to record of each model version's batches."""
+    return lambda model: ModelVersionMetrics(model, per_label)
+
+
+def flush_label_metrics() -> None:
+    """At shutdown: count what the per-label recorders still keep."""
+    for recorders in _label_recorders.values():
+        for recorder in recorders:
+            recorder.flush()
 
 
 def on_model_event(event: ModelEvent) -> None:
@@ -103,6 +135,11 @@ def on_model_event(event: ModelEvent) -> None:
         MODEL_LOADED.labels(event.name, str(event.version)).set(1 if event.kind == "loaded" else 0)
         if event.kind == "unloaded":
             QUEUE_ROWS.labels(event.name).set(0)  # its batcher has run what was queued
+            recorders = _label_recorders.get((event.name, event.version))
+            if recorders:
+                recorders.pop(0).forget()
+                if not recorders:
+                    del _label_recorders[(event.name, event.version)]
 
 
 def worker_gone(pid: int | None = None) -> None:

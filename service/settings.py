@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
     access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
+    label_metrics: bool = Field(
+        True, description="Per-label metrics: rows predicted positive and the probability histogram, per label."
+    )
     log_level: str = Field("info")
     log_format: str = Field("json", pattern="^(json|text)$", description="json: one JSON object a line; text: humans.")
     api_keys: SecretStr = Field(SecretStr(""), description="Comma-separated API keys; empty = no keys needed.")

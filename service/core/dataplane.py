@@ -151,6 +151,7 @@ class DataPlane:
             provenance={k: v for k, v in model.metadata.items() if k not in ("labels", "thresholds")} if model else {},
             reason="unloaded" if state.unloaded else state.error,
             ignored=list(state.ignored),
+            reference_rates=dict(model.reference_rates.positive_rates) if model and model.reference_rates else None,
         )
 
     # -- inference ---------------------------------------------------------------------------------------

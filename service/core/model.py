@@ -12,6 +12,7 @@ import onnxruntime as ort
 from .batch_cost import BatchCost
 from .batch_cost import measure as measure_batch_cost
 from .errors import InvalidInput
+from .reference_rates import InvalidReferenceRates, ReferenceRates, parse_reference_rates
 from .types import InputSpec, ThresholdSpec
 
 OUTPUT_PROBABILITIES = "probabilities"
@@ -39,6 +40,8 @@ class LoadedModel:
     labels: list[str]
     thresholds: np.ndarray
     metadata: dict[str, str]
+    reference_rates: ReferenceRates | None = None  # each label's positive rate on validation data, if recorded
+    warnings: tuple[str, ...] = ()  # what is wrong with the file but does not stop serving it
     cost: BatchCost | None = None  # measured by warm_up
 
     @classmethod
@@ -67,7 +70,11 @@ class LoadedModel:
         width = session.get_outputs()[0].shape[-1]
         if isinstance(width, int) and width != len(labels):
             raise ModelLoadError(f"{path}: {len(labels)} labels in metadata but the output has {width} columns")
-        return cls(name, version, path, session, inputs, labels, thresholds, metadata)
+        try:
+            reference_rates, warnings = parse_reference_rates(metadata, labels, thresholds), ()
+        except InvalidReferenceRates as exc:
+            reference_rates, warnings = None, (f"served without reference rates: {exc}",)
+        return cls(name, version, path, session, inputs, labels, thresholds, metadata, reference_rates, warnings)
 
     @property
     def input_names(self) -> list[str]:

@@ -373,6 +373,8 @@ class ModelRegistry:
             _describe_cost(model),
             f", replacing version {old.model.version}" if old else "",
         )
+        for warning in model.warnings:
+            log.warning("model %s version %s: %s", state.name, model.version, warning)
         self._notify(ModelEvent("loaded", state.name, model.version, seconds))
         if old and (old.model.inputs, old.model.labels) != (model.inputs, model.labels):
             log.warning(

@@ -73,6 +73,7 @@ class ModelDescription:
     provenance: dict[str, str]  # the model file's other metadata (export and calibration records)
     reason: str | None  # why it is not served, or why a newer version was rejected
     ignored: list[str] = field(default_factory=list)  # other entries in its folder, and what was expected
+    reference_rates: dict[str, float] | None = None  # each label's positive rate on validation data
 
     @property
     def ready(self) -> bool:

@@ -126,6 +126,7 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
         "provenance": model.provenance,
         "error": model.reason,
         "ignored": model.ignored,
+        "reference_rates": model.reference_rates,
     }
 
 

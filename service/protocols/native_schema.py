@@ -71,6 +71,11 @@ class ModelInfo(BaseModel):
         default_factory=list,
         description="Other files and folders in the model's folder, each with what was expected instead.",
     )
+    reference_rates: dict[str, float] | None = Field(
+        None,
+        description="Each label's positive rate on validation data at the model's thresholds (recorded by "
+        "calibrate, or the exporter given labelled sample data): what the live rate is compared with.",
+    )
 
 
 PREDICT_REQUEST_EXAMPLES = openapi_examples(
@@ -107,5 +112,6 @@ MODEL_INFO_EXAMPLE = {
     "provenance": DEMO_PROVENANCE,
     "error": None,
     "ignored": [],
+    "reference_rates": None,
 }
 READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}, "problems": []}

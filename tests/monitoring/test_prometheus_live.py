@@ -93,7 +93,6 @@ def test_prometheus_stores_exactly_the_requests_and_rows_sent(
     assert prometheus.values('sigmoid_serve_model_loaded{model="digits"}', by="version") == {"1": 1.0}
 
 
-@pytest.mark.xfail(strict=True, reason="per-label metrics not wired yet")
 def test_per_label_counts_and_drift_on_a_real_prometheus(
     server: RunningServer,
     prometheus: RunningPrometheus,
