@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # service/docs.py serves /docs and /redoc without a CDN
         redoc_url=None,
+        redirect_slashes=False,  # a trailing slash is served as without it (service/middleware.py), never redirected
     )
     app.state.service = state
     lean_routers = [native.predict_router, v2.infer_router, tfserving.predict_router]

@@ -63,6 +63,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = _as_routed(scope)
         headers = scope["headers"]
         record = RequestRecord(request_id_from(headers))
         token = current_request.set(record)
@@ -124,6 +125,22 @@ class RequestContextMiddleware:
             log.warning("request failed", extra={"fields": fields})
         else:
             log.info("request", extra={"fields": fields})
+
+
+def _as_routed(scope: Scope) -> Scope:
+    """HTTP's conventions the router does not follow: a trailing slash names the same resource (a redirect would
+    lose a POST's body with many clients), and HEAD is a GET without the body (uvicorn leaves the body out, as it
+    keeps the request's own method). A copy: uvicorn's scope keeps what the client sent."""
+    path, method = scope["path"], scope["method"]
+    if (len(path) <= 1 or not path.endswith("/")) and method != "HEAD":
+        return scope
+    routed = dict(scope)
+    if len(path) > 1 and path.endswith("/"):
+        routed["path"] = path.rstrip("/")
+        routed["raw_path"] = (scope.get("raw_path") or path.encode()).rstrip(b"/")
+    if method == "HEAD":
+        routed["method"] = "GET"
+    return routed
 
 
 def _error_message(body: bytes) -> str:

@@ -3,6 +3,18 @@
 The message is meant for the caller and names the problem; the core says nothing of HTTP or gRPC codes.
 """
 
+import json
+
+
+def as_sent(value: object, limit: int = 60) -> str:
+    """A value from a request, written back as the caller wrote it (JSON: true, null, {"a": 1}), not as Python
+    prints it (True, None, {'a': 1}); long values are cut."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class ServiceError(Exception):
     """Base class of every error a caller may see."""

@@ -23,10 +23,10 @@ def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: 
     if not any(isinstance(row, dict) for row in instances) and len(names) == 1:
         return {names[0]: instances}
     if not all(isinstance(row, dict) for row in instances):
-        raise InvalidInput(f"model {model_name!r} takes inputs {names}: each instance must be an object")
+        raise InvalidInput(f"model {model_name!r} takes inputs {_listed(names)}: each instance must be an object")
     for i, row in enumerate(instances):
         if set(row) != set(names):
-            raise InvalidInput(f"instance {i} has keys {sorted(row)}, expected {names}")
+            raise InvalidInput(f"instance {i} has keys {_listed(sorted(row))}, expected {_listed(names)}")
     return {name: [row[name] for row in instances] for name in names}
 
 
@@ -38,7 +38,10 @@ def to_arrays(
     expected = [spec.name for spec in inputs]
     if names != set(expected):
         missing, unknown = sorted(set(expected) - names), sorted(names - set(expected))
-        raise InvalidInput(f"model {model_name!r} takes inputs {expected}; missing {missing}, unknown {unknown}")
+        raise InvalidInput(
+            f"model {model_name!r} takes inputs {_listed(expected)}; missing {_listed(missing) or 'none'}, "
+            f"unknown {_listed(unknown) or 'none'}"
+        )
     arrays = {spec.name: _to_array(spec, columns[spec.name]) for spec in inputs}
     batch_sizes = {a.shape[0] for a in arrays.values()}
     if len(batch_sizes) != 1:
@@ -51,22 +54,37 @@ def to_arrays(
     return arrays
 
 
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _shape(spec: InputSpec) -> str:
+    """[rows, 64]: the shape a caller must send, in words and numbers."""
+    return "[" + ", ".join(["rows", *(str(d) if d is not None else "any" for d in spec.row_shape)]) + "]"
+
+
+_KINDS = {"O": "holds null or objects", "U": "holds text", "S": "holds text", "b": "holds true/false"}
+_OTHER = "holds values that are not numbers"
+
+
 def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
     try:
         array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidInput(f"input {spec.name!r} is not a rectangular array of numbers ({exc})") from None
+    except (ValueError, OverflowError):  # rows of different lengths, nesting past numpy's 64 levels, huge ints
+        raise InvalidInput(
+            f"input {spec.name!r} is not a rectangular array of numbers of shape {_shape(spec)}: check that every "
+            "row has the same length and nesting"
+        ) from None
     if array.ndim and array.shape[0] == 0:
         raise InvalidInput(f"empty batch: input {spec.name!r} has no rows; send at least one")
     if array.dtype.kind not in "iuf":
         # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
-        kind = "holds null or objects" if array.dtype.kind == "O" else f"is of type {array.dtype}"
-        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {kind}")
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {_KINDS.get(array.dtype.kind, _OTHER)}")
     if array.ndim != len(spec.shape) or any(
         want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
     ):
-        want = ["rows", *(d if d is not None else "any" for d in spec.row_shape)]
-        raise InvalidInput(f"input {spec.name!r} has shape {list(array.shape)}, expected {want}")
+        shape = "[" + ", ".join(map(str, array.shape)) + "]"
+        raise InvalidInput(f"input {spec.name!r} has shape {shape}, expected {_shape(spec)}")
     if spec.dtype.kind == "f":
         with np.errstate(over="ignore", invalid="ignore"):
             converted = array.astype(spec.dtype, copy=False)

@@ -11,7 +11,7 @@ import onnxruntime as ort
 
 from .batch_cost import BatchCost
 from .batch_cost import measure as measure_batch_cost
-from .errors import InvalidInput
+from .errors import InvalidInput, as_sent
 from .reference_rates import InvalidReferenceRates, ReferenceRates, parse_reference_rates
 from .types import InputSpec, ThresholdSpec
 
@@ -138,5 +138,5 @@ def _labels_and_thresholds(metadata: dict[str, str], path: Path) -> tuple[list[s
 
 def _check_threshold(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise InvalidInput(f"{what} must be a number in [0, 1], got {value!r}")
+        raise InvalidInput(f"{what} must be a number in [0, 1], got {as_sent(value)}")
     return float(value)

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from ..core.dataplane import DataPlane
-from ..core.errors import InvalidInput, PayloadTooLarge, ServiceError, UnsupportedMediaType
+from ..core.errors import InvalidInput, PayloadTooLarge, ServiceError, UnsupportedMediaType, as_sent
 from ..core.repository_files import is_decimal
 from ..core.types import InferenceRequest
 from ..state import ServiceState
@@ -62,7 +62,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
 def parse_version(text: str) -> int:
     """A model version from a URL segment (v2 and TF Serving paths carry it as text)."""
     if not is_decimal(text) or int(text) < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
+        raise InvalidInput(f"model version must be a positive integer, got {as_sent(text)}")
     return int(text)
 
 
@@ -76,7 +76,9 @@ def inference_request(request: Request, **fields: Any) -> InferenceRequest:
         except ValueError:
             timeout_ms = math.nan
         if not math.isfinite(timeout_ms) or timeout_ms <= 0:
-            raise InvalidInput(f"header {TIMEOUT_HEADER} must be a positive number of milliseconds, got {header!r}")
+            raise InvalidInput(
+                f"header {TIMEOUT_HEADER} must be a positive number of milliseconds, got {as_sent(header)}"
+            )
     arrived_at = request.scope.get(ARRIVAL) or time.monotonic()
     return InferenceRequest(arrived_at=arrived_at, timeout_ms=timeout_ms, **fields)
 

@@ -20,13 +20,38 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        raise InvalidInput(_not_json(body, exc)) from None
     finally:
         if gc_was_enabled:
             gc.enable()
     if not isinstance(document, dict):
-        raise InvalidInput(f"body must be a JSON object, got {type(document).__name__}")
+        raise InvalidInput(f"body must be a JSON object ({{...}}), got {json_type(document)}")
     return document
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages: what the caller wrote, not Python's word for it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _not_json(body: bytes, error: orjson.JSONDecodeError) -> str:
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(body) > 1 and 0 in body[:2]):
+        return "body is not UTF-8 (it looks like UTF-16): send JSON encoded as UTF-8"
+    if body.startswith(b"\xef\xbb\xbf"):
+        return "body starts with a byte order mark: send UTF-8 JSON without one"
+    if "UTF-8" in str(error):
+        return "body is not valid UTF-8: send JSON encoded as UTF-8"
+    return f"body is not valid JSON: {error}"
 
 
 def dump_json(content: Any) -> bytes:

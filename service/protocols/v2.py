@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from ..core.errors import InvalidInput, UnsupportedMediaType
+from ..core.errors import InvalidInput, UnsupportedMediaType, as_sent
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
 from ..core.types import InferenceResult, ModelDescription
 from .examples import (
@@ -138,7 +138,7 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     outputs = requested_outputs(header, OUTPUTS)
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise InvalidInput(f"'id' must be a string, got {request_id!r}")
+        raise InvalidInput(f"'id' must be a string, got {as_sent(request_id)}")
     core_request = inference_request(request, inputs=arrays, threshold=request_threshold(header))
     result = await plane.infer(served, core_request)
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, as_sent
 from ..core.repository_files import is_decimal
 from .http import parse_json_object
 
@@ -57,7 +57,9 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     if header_length is None:
         return parse_json_object(body), memoryview(b"")
     if not is_decimal(header_length.strip()):
-        raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {header_length!r}")
+        raise InvalidInput(
+            f"Inference-Header-Content-Length must be a non-negative integer, got {as_sent(header_length)}"
+        )
     length = int(header_length)
     if length > len(body):
         raise InvalidInput(f"Inference-Header-Content-Length is {length} but the body has only {len(body)} bytes")
@@ -94,7 +96,9 @@ def decode_inputs(
             if "data" in tensor:
                 raise InvalidInput(f"input {name!r} has both 'data' and binary_data_size; send one")
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-                raise InvalidInput(f"input {name!r}: binary_data_size must be a non-negative integer, got {size!r}")
+                raise InvalidInput(
+                    f"input {name!r}: binary_data_size must be a non-negative integer, got {as_sent(size)}"
+                )
             if offset + size > len(binary):
                 raise InvalidInput(
                     f"input {name!r}: binary_data_size {size} runs past the end of the body "
@@ -159,13 +163,13 @@ def encode_response(
 def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:
     name, datatype, shape = tensor["name"], tensor.get("datatype"), tensor.get("shape")
     if not isinstance(datatype, str):
-        raise InvalidInput(f"input {name!r}: 'datatype' must be a string such as 'FP32', got {datatype!r}")
+        raise InvalidInput(f"input {name!r}: 'datatype' must be a string such as \"FP32\", got {as_sent(datatype)}")
     if datatype in UNSUPPORTED_DATATYPES:
         raise InvalidInput(f"input {name!r}: datatype {datatype} is not supported; these models take numbers")
     if datatype not in DATATYPES:
         raise InvalidInput(f"input {name!r}: unknown datatype {datatype!r}; use one of {sorted(DATATYPES)}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers, got {shape!r}")
+        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers, got {as_sent(shape)}")
     return DATATYPES[datatype], tuple(shape)
 
 
@@ -184,7 +188,7 @@ def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
 def _flag(parameters: dict[str, Any], key: str, what: str) -> bool:
     value = parameters.get(key, False)
     if not isinstance(value, bool):
-        raise InvalidInput(f"parameter {key!r} of {what} must be true or false, got {value!r}")
+        raise InvalidInput(f"parameter {key!r} of {what} must be true or false, got {as_sent(value)}")
     return value
 
 

@@ -75,7 +75,7 @@ def test_errors_answer_as_the_app_answers_them() -> None:
     assert call("POST", "/t/refuse") == (400, {"error": "no, and here is why"})
     assert call("POST", "/t/models/digits/versions/x/echo") == (
         400,
-        {"error": "model version must be a positive integer, got 'x'"},
+        {"error": 'model version must be a positive integer, got "x"'},
     )
     assert call("POST", "/t/hang-up") == (499, {"error": "client disconnected before the body was complete"})
     with pytest.raises(RuntimeError, match="a bug"):  # on up to the app's 500 handler

@@ -85,8 +85,8 @@ def test_an_unreadable_version_is_its_models_problem_alone(tmp_path: Path) -> No
         server = RunningServer(env, wait_ready=False, prefix=unprivileged())
         with server, httpx.Client(base_url=server.url, timeout=10) as http:
             wait_for(lambda: http.get("/models/other").json()["ready"], "the readable model served")
-            ready = http.get("/health/ready")
-            assert ready.status_code == 503 and "permission denied" in ready.json()["error"]
+            wait_for(lambda: "permission denied" in http.get("/health/ready").text, "readiness to say why")
+            assert http.get("/health/ready").status_code == 503
             assert "permission denied" in http.get("/models/mymodel").json()["error"]
             index = {e["name"]: e for e in http.post("/v2/repository/index").json()}
             assert "permission denied" in index["mymodel"]["reason"]

@@ -128,14 +128,14 @@ BAD_REQUESTS = [
         "/v2/models/linear/infer",
         {"inputs": [*GOOD, features([1], [1, 1], name="extra")]},
         400,
-        "unknown ['extra']",
+        "unknown 'extra'",
     ),
     (
         "missing input",
         "/v2/models/pair/infer",
         {"inputs": [features([1, 2, 3], [1, 3], name="numbers")]},
         400,
-        "missing ['tokens']",
+        "missing 'tokens'",
     ),
     (
         "unknown output",
