@@ -10,7 +10,6 @@ unless forced. ONNX Runtime only: no TensorFlow.
 from __future__ import annotations
 
 import json
-import platform
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from model_export.metadata import read_metadata
 from model_export.optimize_result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
 from model_export.progress import progress_bar
 from model_export.report_html import write_report
-from model_export.speed import SAME_SPEED, make_session, measure
+from model_export.speed import SAME_SPEED, cpu_name, make_session, measure
 from model_export.validation_data import load_inputs, load_labelled
 from model_export.variants import (
     OUTPUTS,
@@ -110,8 +109,8 @@ def optimize_model(
             # Two decimals: finer than that this timing cannot tell apart.
             timed = {b: speed.speedup(m.name, BASELINE, b) for b in gate_batches}
             m.speedups = {b: round(s, 2) for b, s in timed.items() if s is not None}
-            m.problems = _problems(m, max_f1_drop, min_speedup)
-        chosen = max(measured, key=lambda m: (not m.problems, m.mean_speedup))
+            m.problems = _problems(m, gate_batches, max_f1_drop, min_speedup)
+        chosen = _choose(measured, max_f1_drop)
         result = OptimizationResult(
             model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note
         )
@@ -161,19 +160,33 @@ def _check_interface(candidate: Candidate, session: ort.InferenceSession, source
         raise ExportError(f"{candidate.name} changed the model's interface from {old} to {new}; nothing written")
 
 
-def _problems(m: Measured, max_f1_drop: float, min_speedup: float) -> list[str]:
-    problems = [
-        f"F1 of '{c.label}' dropped by {c.f1_drop:.3f} (more than {max_f1_drop:g})"
-        for c in m.table.labels
-        if c.label in m.table.failing(max_f1_drop)
-    ]
+def _choose(measured: list[Measured], max_f1_drop: float) -> Measured:
+    """The fastest fit candidate; failing that, the fastest that keeps F1 (then the fastest): what --force writes.
+
+    A candidate that must be faster and is not is never chosen: --force does not apply dynamic int8 convolutions.
+    """
+    eligible = [m for m in measured if not (m.candidate.must_be_faster and m.problems)] or measured
+    return max(eligible, key=lambda m: (not m.problems, not m.table.failing(max_f1_drop), m.mean_speedup))
+
+
+def _problems(m: Measured, gate_batches: tuple[int, ...], max_f1_drop: float, min_speedup: float) -> list[str]:
+    problems = []
+    failing = [c for c in m.table.labels if c.label in m.table.failing(max_f1_drop)]
+    if failing:
+        drops = ", ".join(f"'{c.label}' by {c.f1_drop:.3f}" for c in failing)
+        problems.append(f"F1 dropped by more than {max_f1_drop:g}: {drops}")
     # graph-only runs what ORT would build at load anyway: it must only not be slower (within the timing's
     # resolution). int8 and float16 change precision, so they must pay.
     required = min_speedup - SAME_SPEED if m.candidate.variant == VARIANT_GRAPH else min_speedup
+    if m.candidate.must_be_faster:
+        required = max(required, 1.0)
     slow = {b: s for b, s in m.speedups.items() if s < required}
     if slow:
         at = ", ".join(f"{s:.2f}x at batch {b}" for b, s in slow.items())
-        problems.append(f"slower than {'float32' if min_speedup == 1 else f'{min_speedup:g}x float32'} ({at})")
+        problems.append(f"slower than {'float32' if required == 1 else f'{required:g}x float32'} ({at})")
+    untimed = [b for b in gate_batches if b not in m.speedups]
+    if untimed and not slow:
+        problems.append(f"not timed at batch {untimed[0]} (under half float32's speed at a smaller batch)")
     return problems
 
 
@@ -217,19 +230,9 @@ def _optimization_entry(
         "data_sha256": sha256_of_source(data),
         "calibration_data_file": calibration_file.name,
         "onnxruntime_version": ort.__version__,
-        "machine": _cpu_name(),
+        "machine": cpu_name(),
         "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _write(model: Path, result: OptimizationResult, recalibrated: bool, output_version: bool) -> None:

@@ -8,6 +8,7 @@ Sessions run as the service runs them by default: one intra-op thread, sequentia
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +93,14 @@ def measure(
         if baseline is not None:
             names = [n for n in names if rates[n][batch] >= _GIVE_UP * rates[baseline][batch]]
     return SpeedTable(tuple(batches), rates)
+
+
+def cpu_name() -> str:
+    """The CPU model, for the record: speed-ups hold for the machine they were measured on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -34,6 +34,7 @@ class Candidate:
     variant: str  # VARIANT_*
     path: Path
     settings: dict[str, Any] = field(default_factory=dict)  # what was done, recorded in the metadata
+    must_be_faster: bool = False  # only ever written when measured faster than float32, whatever the options
 
 
 def head_nodes(model: onnx.ModelProto) -> list[str]:
@@ -144,7 +145,9 @@ def int8_candidates(source: Path, calibration: dict[str, np.ndarray], workdir: P
         build(path, excluded)
         quantized = _quantized_ops(onnx.load(str(path)))
         if quantized:  # e.g. dynamic on a model whose only matrix products are in its head: nothing to measure
-            candidates.append(Candidate(name, VARIANT_INT8, path, settings | {"float_nodes": excluded}))
+            # Dynamic int8 convolutions (ConvInteger) are usually far slower: never written unless measured faster.
+            must_be_faster = "Conv" in settings.get("ops", ())
+            candidates.append(Candidate(name, VARIANT_INT8, path, settings | {"float_nodes": excluded}, must_be_faster))
     if not candidates:
         raise ExportError(
             f"{source.name} has no convolution or matrix product outside its output layer: int8 has nothing to "
