@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.calibration import LabelCalibration, Target, calibrate_label
+from model_export.calibration import LabelCalibration, Target, calibrate_label, stored_value
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
@@ -83,7 +83,7 @@ def calibrate_model(
     choices = []
     with progress_bar("choosing thresholds", len(metadata.labels), show_progress) as advance:
         for j, label in enumerate(metadata.labels):
-            current = float(np.float32(metadata.thresholds[j]))
+            current = stored_value(np.float32(metadata.thresholds[j]))  # kept thresholds read back unchanged
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
     result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices)

@@ -19,6 +19,7 @@ from model_export.calibration import (
     calibrate_label,
     curve,
     scores_at,
+    stored_value,
 )
 
 
@@ -111,7 +112,7 @@ def compare_labels(
     """Score both models per label; `methods` (label → recorded method) re-chooses thresholds, None keeps them."""
     comparisons = []
     for j, label in enumerate(labels):
-        current = float(np.float32(thresholds[j]))
+        current = stored_value(np.float32(thresholds[j]))
         method = methods.get(label, METHOD_KEPT) if methods is not None else METHOD_KEPT
         column = new_probabilities[:, j]
         if method == METHOD_KEPT:

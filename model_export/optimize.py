@@ -129,7 +129,7 @@ def optimize_model(
 def _refuse_optimized_source(model: Path, props: dict[str, str], variant: str) -> None:
     done = json.loads(props.get(METADATA_KEY, "{}")).get("variant")
     if done in (VARIANT_INT8, VARIANT_FP16) and variant != VARIANT_GRAPH:
-        raise ExportError(f"{model} is already a {done} model; optimize its float32 source instead")
+        raise ExportError(f"{model} is already optimized ({done}); optimize its float32 source instead")
 
 
 def _threshold_methods(props: dict[str, str], labels: list[str], keep: bool) -> tuple[dict[str, str] | None, str]:
