@@ -76,7 +76,11 @@ def train_and_export(name: str, out: Path) -> dict[str, str]:
     np.savez(sample, image=images[:64])
     export_model(keras_path, exported, LABELS, sample_data=sample)
     calibrated = calibrate_model(exported, validation, output_version=True).output
-    return {"onnx": str(calibrated), "validation": str(validation), "parameters": str(model.count_params())}
+    return {
+        "onnx": str(calibrated.resolve()),
+        "validation": str(validation.resolve()),
+        "parameters": model.count_params(),
+    }
 
 
 def build_all(out: Path) -> dict[str, dict[str, str]]:

@@ -19,6 +19,7 @@ import onnx
 import pytest
 
 from model_export.calibration import Target, calibrate_label
+from model_export.describe import describe_model, format_description
 from model_export.metadata import read_metadata
 from model_export.optimize import optimize_model
 from tests.export.helpers import run_onnx
@@ -71,6 +72,7 @@ def test_int8_keeps_every_label_within_the_f1_bound_and_the_interface(int8_run, 
         assert scores["f1_drop"] <= 0.01 + 1e-9
     assert entry["deviation"]["max_abs"] > 0  # it really is another model
     assert entry["source_model_sha256"] and entry["onnxruntime_version"] and entry["machine"]
+    assert format_description(describe_model(output)).splitlines()[-1].startswith("optimization int8 (int8 static")
     # What the service relies on: input names, outputs in order, the appended Sigmoid, all the old metadata.
     old, new = onnx.load(str(source)), onnx.load(str(output))
     assert [i.name for i in new.graph.input] == [i.name for i in old.graph.input] == ["image"]
