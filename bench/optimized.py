@@ -114,7 +114,7 @@ def render(run: dict) -> str:
             lines.append(
                 f"| {label} | {entry['threshold_before']:g} → {entry['threshold']:g} | "
                 f"{before['precision']:.3f} → {after['precision']:.3f} | {before['recall']:.3f} → "
-                f"{after['recall']:.3f} | {before['f1']:.3f} → {after['f1']:.3f} | {-entry['f1_drop']:+.3f} |"
+                f"{after['recall']:.3f} | {before['f1']:.3f} → {after['f1']:.3f} | {0.0 - entry['f1_drop']:+.3f} |"
             )
     return "\n".join(lines) + "\n"
 
