@@ -9,7 +9,7 @@ from pathlib import Path
 
 from model_export.label_table import LabelTable
 from model_export.report_html import LabelPanel, ReportPage
-from model_export.speed import SAME_SPEED, SpeedTable
+from model_export.speed import SpeedTable
 from model_export.variants import VARIANT_FP16, Candidate
 
 BASELINE = "float32"
@@ -90,11 +90,12 @@ def _times(speedup: float | None) -> str:
 def refusal_reason(result: OptimizationResult) -> str:
     """One line: why nothing was written, and how to write it anyway."""
     chosen = result.chosen
-    what = f"no {result.variant} candidate" if len(result.candidates) > 1 else result.variant
-    reason = f"refused: {what} keeps every label's F1 and is not slower than float32; best, {chosen.name}: "
+    if len(result.candidates) > 1:
+        reason = f"refused: no {result.variant} candidate passes; the best, {chosen.name}: "
+    else:
+        reason = f"refused: {chosen.name}: "
     reason += "; ".join(chosen.problems)
-    slower = all(s < 1 - SAME_SPEED for s in chosen.speedups.values())
-    if result.variant == VARIANT_FP16 and slower:
+    if result.variant == VARIANT_FP16 and any(p.startswith("slower") for p in chosen.problems):
         reason += " (ONNX Runtime's CPU kernels do not make float16 pay on this machine)"
     return reason + ". Nothing written; --force writes it anyway"
 

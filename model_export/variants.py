@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,37 +83,47 @@ def int8_candidates(source: Path, calibration: dict[str, np.ndarray], workdir: P
     x86's uint8 x int8 multiply-add saturates at 8 bits; measured on an AVX2 CPU, full-range weights moved
     probabilities by up to 0.7. A model quantized on a VNNI machine may be served on one without, so the portable
     setting is used everywhere.
-    Dynamic quantization of convolutions (ConvInteger) is built too, to be measured: it is usually far slower.
     """
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    logging.getLogger("root").setLevel(logging.ERROR)  # ORT's quantizer warns through the root logger
-    # Shape inference and ORT's basic fusions (e.g. MatMul+Add -> Gemm), as ORT recommends before static quantization.
-    fused = workdir / "prepared.onnx"
-    quant_pre_process(str(source), str(fused), skip_symbolic_shape=True)
-    # Dynamic quantization has no integer Gemm: it gets the graph unfused (shape inference only).
-    unfused = workdir / "prepared_unfused.onnx"
-    quant_pre_process(str(source), str(unfused), skip_symbolic_shape=True, skip_optimization=True)
-    builds = []
-    cache = workdir / "calibration_ranges.json"  # one calibration pass shared by every static candidate
+    with _quiet_root_logger():  # ORT's quantizer warns through the root logger
+        # Shape inference and ORT's basic fusions (e.g. MatMul+Add -> Gemm), as ORT recommends before quantizing.
+        fused = workdir / "prepared.onnx"
+        quant_pre_process(str(source), str(fused), skip_symbolic_shape=True)
+        # Dynamic quantization has no integer Gemm: it gets the graph unfused (shape inference only).
+        unfused = workdir / "prepared_unfused.onnx"
+        quant_pre_process(str(source), str(unfused), skip_symbolic_shape=True, skip_optimization=True)
+        candidates = [*_static(fused, calibration, workdir), *_dynamic(unfused, workdir)]
+    if not candidates:
+        raise ExportError(
+            f"{source.name} has no convolution or matrix product outside its output layer: int8 has nothing to "
+            "make cheaper"
+        )
+    return candidates
+
+
+def _static(prepared: Path, calibration: dict[str, np.ndarray], workdir: Path) -> list[Candidate]:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    excluded = head_nodes(onnx.load(str(prepared)))
     rows = _Rows(calibration)
+    cache = workdir / "calibration_ranges.json"  # one calibration pass, shared by every static candidate
+    candidates = []
     for fmt, per_channel in ((QuantFormat.QDQ, False), (QuantFormat.QOperator, False), (QuantFormat.QDQ, True)):
-
-        def static(path: Path, excluded: list[str], fmt=fmt, per_channel=per_channel) -> None:
-            quantize_static(
-                str(fused),
-                str(path),
-                rows.reader() if not cache.exists() else None,
-                quant_format=fmt,
-                per_channel=per_channel,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibration_cache_path=str(cache),
-                nodes_to_exclude=excluded,
-                reduce_range=True,
-            )
-
+        name = f"int8 static {fmt.name}" + (" per-channel" if per_channel else "")
+        path = workdir / f"{name.replace(' ', '_')}.onnx"
+        quantize_static(
+            str(prepared),
+            str(path),
+            rows.reader() if not cache.exists() else None,
+            quant_format=fmt,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibration_cache_path=str(cache),
+            nodes_to_exclude=excluded,
+            reduce_range=True,
+        )
         settings = {
             "quantization": "static",
             "format": fmt.name,
@@ -120,40 +131,51 @@ def int8_candidates(source: Path, calibration: dict[str, np.ndarray], workdir: P
             "activations": "uint8",
             "weights": "int8 (7-bit range)",
             "calibration": f"MinMax on {rows.rows} rows",
+            "float_nodes": excluded,
         }
-        builds.append((f"int8 static {fmt.name}" + (" per-channel" if per_channel else ""), fused, static, settings))
-    has_conv = any(node.op_type == "Conv" for node in onnx.load(str(unfused)).graph.node)
-    for op_types in (["MatMul"], ["MatMul", "Conv"]) if has_conv else (["MatMul"],):
-
-        def dynamic(path: Path, excluded: list[str], op_types=op_types) -> None:
-            quantize_dynamic(
-                str(unfused),
-                str(path),
-                op_types_to_quantize=op_types,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=excluded,
-                reduce_range=True,
-            )
-
-        settings = {"quantization": "dynamic", "ops": op_types, "weights": "int8 (7-bit range)"}
-        builds.append(("int8 dynamic" + (" with Conv" if "Conv" in op_types else ""), unfused, dynamic, settings))
-
-    candidates = []
-    for name, prepared, build, settings in builds:
-        excluded = head_nodes(onnx.load(str(prepared)))
-        path = workdir / f"{name.replace(' ', '_')}.onnx"
-        build(path, excluded)
-        quantized = _quantized_ops(onnx.load(str(path)))
-        if quantized:  # e.g. dynamic on a model whose only matrix products are in its head: nothing to measure
-            # Dynamic int8 convolutions (ConvInteger) are usually far slower: never written unless measured faster.
-            must_be_faster = "Conv" in settings.get("ops", ())
-            candidates.append(Candidate(name, VARIANT_INT8, path, settings | {"float_nodes": excluded}, must_be_faster))
-    if not candidates:
-        raise ExportError(
-            f"{source.name} has no convolution or matrix product outside its output layer: int8 has nothing to "
-            "make cheaper"
-        )
+        candidates += _if_quantized(Candidate(name, VARIANT_INT8, path, settings))
     return candidates
+
+
+def _dynamic(prepared: Path, workdir: Path) -> list[Candidate]:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = onnx.load(str(prepared))
+    excluded = head_nodes(model)
+    has_conv = any(node.op_type == "Conv" for node in model.graph.node)
+    candidates = []
+    for op_types in (["MatMul"], ["MatMul", "Conv"]) if has_conv else (["MatMul"],):
+        name = "int8 dynamic" + (" with Conv" if "Conv" in op_types else "")
+        path = workdir / f"{name.replace(' ', '_')}.onnx"
+        quantize_dynamic(
+            str(prepared),
+            str(path),
+            op_types_to_quantize=op_types,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
+            reduce_range=True,
+        )
+        settings = {"quantization": "dynamic", "ops": op_types, "weights": "int8 (7-bit range)"}
+        settings["float_nodes"] = excluded
+        # Dynamic int8 convolutions (ConvInteger) are usually far slower: never written unless measured faster.
+        candidates += _if_quantized(Candidate(name, VARIANT_INT8, path, settings, must_be_faster="Conv" in op_types))
+    return candidates
+
+
+def _if_quantized(candidate: Candidate) -> list[Candidate]:
+    """[candidate], or [] when it quantized nothing (e.g. the only matrix product is the float head)."""
+    return [candidate] if _quantized_ops(onnx.load(str(candidate.path))) else []
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _quantized_ops(model: onnx.ModelProto) -> int:

@@ -181,7 +181,7 @@ def test_a_hurt_model_is_refused_with_the_table(trained_cnn, tmp_path):
         assert f"\n{label} " in completed.stdout
     assert "F1 dropped by more than 0.01" in completed.stdout
     error_lines = completed.stderr.strip().splitlines()
-    assert len(error_lines) == 1 and error_lines[0].startswith("error: refused: no int8 candidate keeps every label")
+    assert len(error_lines) == 1 and error_lines[0].startswith("error: refused: no int8 candidate passes; the best")
     assert "--force writes it anyway" in error_lines[0]
     assert not output.exists()
 
