@@ -26,7 +26,7 @@ from model_export.metadata import read_metadata
 from model_export.optimize_result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
 from model_export.progress import progress_bar
 from model_export.report_html import write_report
-from model_export.speed import SAME_SPEED, cpu_name, make_session, measure
+from model_export.speed import SAME_SPEED, SpeedTable, cpu_name, make_session, measure
 from model_export.validation_data import load_inputs, load_labelled
 from model_export.variants import (
     OUTPUTS,
@@ -90,26 +90,21 @@ def optimize_model(
     with tempfile.TemporaryDirectory(prefix="optimize.") as workdir:
         with progress_bar(f"building {variant} candidates", None, show_progress):
             candidates = _build(variant, model, calibration_rows, Path(workdir))
-        measured, sessions = [], {BASELINE: float_session}
         with progress_bar("scoring candidates per label", len(candidates), show_progress) as advance:
+            sessions = {c.name: make_session(c.path) for c in candidates}
+            measured = []
             for candidate in candidates:
-                session = make_session(candidate.path)
-                _check_interface(candidate, session, float_session)
-                probabilities = predict(session, inputs)
+                _check_interface(candidate, sessions[candidate.name], float_session)
+                probabilities = predict(sessions[candidate.name], inputs)
                 table = compare_labels(
                     metadata.labels, metadata.thresholds, methods, float_probabilities, probabilities, truth
                 )
                 measured.append(Measured(candidate, table))
-                sessions[candidate.name] = session
                 advance()
         with progress_bar("timing against float32", None, show_progress):
+            sessions = {BASELINE: float_session, **sessions}
             speed = measure(sessions, inputs, seconds_per_batch=seconds_per_batch, baseline=BASELINE)
-        gate_batches = tuple(sorted({1, speed.best_batch(BASELINE)}))
-        for m in measured:
-            # Two decimals: finer than that this timing cannot tell apart.
-            timed = {b: speed.speedup(m.name, BASELINE, b) for b in gate_batches}
-            m.speedups = {b: round(s, 2) for b, s in timed.items() if s is not None}
-            m.problems = _problems(m, gate_batches, max_f1_drop, min_speedup)
+        gate_batches = _judge(measured, speed, max_f1_drop, min_speedup)
         chosen = _choose(measured, max_f1_drop)
         result = OptimizationResult(
             model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note
@@ -124,6 +119,17 @@ def optimize_model(
     if refused:
         raise OptimizationRefused(refusal_reason(result), result.format())
     return result
+
+
+def _judge(measured: list[Measured], speed: SpeedTable, max_f1_drop: float, min_speedup: float) -> tuple[int, ...]:
+    """Set each candidate's speed-ups at the gate batches (1 and float32's best) and its problems; returns the gates."""
+    gate_batches = tuple(sorted({1, speed.best_batch(BASELINE)}))
+    for m in measured:
+        # Two decimals: finer than that this timing cannot tell apart.
+        timed = {b: speed.speedup(m.name, BASELINE, b) for b in gate_batches}
+        m.speedups = {b: round(s, 2) for b, s in timed.items() if s is not None}
+        m.problems = _problems(m, gate_batches, max_f1_drop, min_speedup)
+    return gate_batches
 
 
 def _refuse_optimized_source(model: Path, props: dict[str, str], variant: str) -> None:
