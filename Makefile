@@ -79,10 +79,12 @@ demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
 
 # Load this service and the two baselines on loopback (~6 minutes); table in bench/results/latest.md.
+# Then float32 vs int8 vs float16 rows/s and per-label F1 (bench/results/optimize.md; the first run trains its models).
 bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.optimized
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,9 +8,6 @@ so a serving registry never sees it half-written).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,22 +16,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.calibration import LabelCalibration, Target, calibrate_label
+from model_export.calibration import LabelCalibration, Target, calibrate_label, stored_value
 from model_export.errors import ExportError
-from model_export.files import sha256_of_source, write_atomically
+from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
 from model_export.reference_rates import METADATA_KEY as REFERENCE_RATES_KEY
 from model_export.reference_rates import reference_rates_entry
+from model_export.report_html import LabelPanel, ReportPage, write_report
+from model_export.validation_data import load_labelled
 
-TARGET_KEY = "y"
 _CHUNK_ROWS = 512
-_ORT_DTYPES = {
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(int32)": np.int32,
-    "tensor(int64)": np.int64,
-}
 
 
 @dataclass
@@ -84,30 +76,41 @@ def calibrate_model(
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
-    output_path = _output_path(model, output, output_version)
+    output_path = choose_output(model, output, output_version, "calibrate")
     metadata = read_metadata(model)
     targets = resolve_targets(metadata.labels, target_precision, target_recall)
-    session = _session(model)
-    inputs, truth = load_calibration_data(data, session, len(metadata.labels))
-    probabilities = _predict(session, inputs, show_progress)
+    session = open_session(model)
+    inputs, truth = load_labelled(data, session, len(metadata.labels))
+    probabilities = predict(session, inputs, show_progress)
 
     choices = []
     with progress_bar("choosing thresholds", len(metadata.labels), show_progress) as advance:
         for j, label in enumerate(metadata.labels):
-            current = float(np.float32(metadata.thresholds[j]))
+            current = stored_value(np.float32(metadata.thresholds[j]))  # kept thresholds read back unchanged
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
     result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices)
-    result.calibration = _calibration_entry(model, data, result)
+    result.calibration = calibration_entry(model, data, result)
     result.reference_rates = reference_rates_entry(
         metadata.labels, probabilities, truth, result.thresholds, "calibrate", data
     )
     _write(model, output_path, result, output_version)
     if report is not None:
-        from model_export.report_html import write_report
-
-        write_report(result, Path(report))
+        write_report(report_page(result), Path(report))
     return result
+
+
+def report_page(result: CalibrationResult) -> ReportPage:
+    info = result.calibration
+    return ReportPage(
+        title=f"Threshold calibration: {result.source.parent.parent.name or result.source.name}",
+        summary=[
+            f"{result.source} → {result.output}",
+            f"data {result.data_file.name} ({result.rows} rows, sha256 {info.get('data_sha256', '')[:12]}…), "
+            f"method {info.get('method')}, {info.get('date')}.",
+        ],
+        panels=[LabelPanel.from_calibration(choice) for choice in result.labels],
+    )
 
 
 def resolve_targets(
@@ -133,37 +136,7 @@ def resolve_targets(
     return targets
 
 
-def load_calibration_data(path: Path, session, n_labels: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    try:
-        with np.load(path) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read calibration data {path}: {exc}") from exc
-    names = [i.name for i in session.get_inputs()]
-    missing = [name for name in [*names, TARGET_KEY] if name not in arrays]
-    if missing:
-        raise ExportError(
-            f"{path.name} lacks array(s) {missing}; it needs one per model input {names} plus '{TARGET_KEY}' "
-            f"(multi-hot [rows, {n_labels}]); it has {sorted(arrays)}"
-        )
-    truth = np.asarray(arrays[TARGET_KEY])
-    if truth.ndim != 2 or truth.shape[1] != n_labels or not np.isin(truth, (0, 1)).all():
-        raise ExportError(
-            f"'{TARGET_KEY}' must be multi-hot 0/1 of shape [rows, {n_labels}], got shape {list(truth.shape)}"
-        )
-    inputs = {}
-    for node in session.get_inputs():
-        dtype = _ORT_DTYPES.get(node.type)
-        if dtype is None:
-            raise ExportError(f"model input {node.name!r} has type {node.type}, which calibrate cannot feed")
-        inputs[node.name] = np.asarray(arrays[node.name]).astype(dtype)
-    rows = {name: array.shape[0] for name, array in inputs.items()} | {TARGET_KEY: truth.shape[0]}
-    if len(set(rows.values())) != 1 or truth.shape[0] == 0:
-        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {rows}")
-    return inputs, truth.astype(bool)
-
-
-def _session(model: Path):
+def open_session(model: Path):
     import onnxruntime as ort
 
     try:
@@ -172,7 +145,7 @@ def _session(model: Path):
         raise ExportError(f"ONNX Runtime cannot load {model}: {exc}") from exc
 
 
-def _predict(session, inputs: dict[str, np.ndarray], show_progress: bool) -> np.ndarray:
+def predict(session, inputs: dict[str, np.ndarray], show_progress: bool = False) -> np.ndarray:
     rows = next(iter(inputs.values())).shape[0]
     parts = []
     with progress_bar("running the model", rows, show_progress) as advance:
@@ -183,26 +156,7 @@ def _predict(session, inputs: dict[str, np.ndarray], show_progress: bool) -> np.
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _output_path(model: Path, output: str | Path | None, output_version: bool) -> Path:
-    if (output is None) == (not output_version):
-        raise ExportError("give exactly one of --output NEW.onnx or --output-version")
-    if output is not None:
-        output = Path(output)
-        if output.resolve() == model.resolve() or (output.exists() and output.samefile(model)):
-            raise ExportError(f"--output {output} is the input model; calibrate never edits a model in place")
-        if output.is_dir():
-            raise ExportError(f"--output {output} is a directory; give the .onnx file path")
-        return output
-    version_dir = model.parent if model.parent.name else model.resolve().parent
-    if not version_dir.resolve().name.isdigit():
-        raise ExportError(
-            f"--output-version needs the model at models/NAME/VERSION/model.onnx; {model} is not in a version folder"
-        )
-    versions = [int(p.name) for p in version_dir.parent.iterdir() if p.is_dir() and p.name.isdigit()]
-    return version_dir.parent / str(max(versions) + 1) / model.name
-
-
-def _calibration_entry(model: Path, data: Path, result: CalibrationResult) -> dict:
+def calibration_entry(model: Path, data: Path, result: CalibrationResult) -> dict:
     methods = sorted({c.method for c in result.labels if c.method != "kept"})
     return {
         "method": methods[0] if len(methods) == 1 else ("mixed" if methods else "kept"),
@@ -229,17 +183,4 @@ def _write(model: Path, output: Path, result: CalibrationResult, output_version:
     props[REFERENCE_RATES_KEY] = result.reference_rates
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
-    data = proto.SerializeToString()
-    if not output_version:
-        write_atomically(output, data)
-        return
-    # Build the version folder under a dot-name (registries only read digit folders), then rename it
-    # into place in one step: the new version appears complete or not at all.
-    staging = Path(tempfile.mkdtemp(dir=output.parent.parent, prefix=f".{output.parent.name}."))
-    try:
-        write_atomically(staging / output.name, data)
-        os.chmod(staging, 0o755)
-        os.rename(staging, output.parent)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ExportError(f"cannot create version folder {output.parent}: {exc}") from exc
+    publish_model(output, proto.SerializeToString(), output_version)

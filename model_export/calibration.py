@@ -57,6 +57,16 @@ class Target:
     def method(self) -> str:
         return f"target_{self.metric}={self.value:g}"
 
+    @classmethod
+    def from_method(cls, method: str) -> Target | None:
+        """The target a recorded method names (`target_precision=0.9`); None for max_f1. Inverse of `method`."""
+        if method == METHOD_F1:
+            return None
+        metric, _, value = method.removeprefix("target_").partition("=")
+        if not method.startswith("target_") or metric not in ("precision", "recall"):
+            raise ValueError(f"unknown calibration method {method!r}")
+        return cls(metric, float(value))
+
 
 @dataclass(frozen=True)
 class Curve:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from model_export.commands import run_calibrate, run_inspect, run_verify
+from model_export.commands import run_calibrate, run_inspect, run_optimize, run_verify
 from model_export.errors import ExportError
 from model_export.head import ACCEPT_FLAG
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
@@ -65,6 +65,7 @@ def run_export(argv: Sequence[str]) -> int:
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "export": run_export,
     "calibrate": run_calibrate,
+    "optimize": run_optimize,
     "verify": run_verify,
     "inspect": run_inspect,
 }

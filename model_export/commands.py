@@ -1,4 +1,4 @@
-"""The `calibrate`, `verify` and `inspect` subcommands (registered in cli.SUBCOMMANDS).
+"""The `calibrate`, `optimize`, `verify` and `inspect` subcommands (registered in cli.SUBCOMMANDS).
 
 Exit status: 0 success / verification passed, 1 verification failed, 2 a usage error or a
 model, file or argument that cannot be used (message on stderr, nothing written).
@@ -10,6 +10,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from model_export.errors import ExportError
 from model_export.labels import parse_threshold, parse_thresholds_arg
 
 EXIT_PASS = 0
@@ -54,6 +55,70 @@ def run_calibrate(argv: Sequence[str]) -> int:
         report=args.report,
         show_progress=True,
     )
+    print(result.format())
+    if args.report:
+        print(f"report     {args.report}")
+    return EXIT_PASS
+
+
+def run_optimize(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m model_export optimize",
+        description="Write an int8, float16 or graph-optimized version of a model (a new file or the next version "
+        "folder), proven per label on validation data: refused when a label's F1 drops by more than --max-f1-drop "
+        "or the new model is slower than float32 on this machine.",
+        epilog="Exit status 2 when refused (the tables say why) or when the model or data cannot be used.",
+    )
+    parser.add_argument("model", help="exported ONNX model, e.g. models/NAME/1/model.onnx")
+    parser.add_argument(
+        "--data", required=True, help=".npz: one array per model input, plus 'y' multi-hot [rows, labels]"
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", "-o", help="new ONNX file to write (not the input)")
+    where.add_argument(
+        "--output-version", action="store_true", help="write models/NAME/<highest+1>/model.onnx beside the input"
+    )
+    kind = parser.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--int8", action="store_const", dest="variant", const="int8", help="ONNX Runtime int8")
+    kind.add_argument("--fp16", action="store_const", dest="variant", const="float16", help="float16 weights")
+    kind.add_argument(
+        "--graph-only", action="store_const", dest="variant", const="graph-only", help="graph optimizations only"
+    )
+    parser.add_argument("--keep-thresholds", action="store_true", help="keep the thresholds instead of re-choosing")
+    parser.add_argument("--max-f1-drop", type=float, default=0.01, help="largest F1 drop allowed per label")
+    parser.add_argument(
+        "--min-speedup", type=float, default=1.0, help="speed-up over float32 required at batch 1 and the best batch"
+    )
+    parser.add_argument("--force", action="store_true", help="write the best candidate even when it is refused")
+    parser.add_argument("--calibration-data", help=".npz of rows for int8 calibration (default: the --data rows)")
+    parser.add_argument("--report", help="write an HTML report (both models' PR curves per label)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.max_f1_drop <= 1:
+        raise ExportError(f"--max-f1-drop must be between 0 and 1, got {args.max_f1_drop:g}")
+    if args.min_speedup < 0:
+        raise ExportError(f"--min-speedup must be 0 or more, got {args.min_speedup:g}")
+    from model_export.optimize import OptimizationRefused, optimize_model
+
+    try:
+        result = optimize_model(
+            args.model,
+            args.data,
+            args.output,
+            output_version=args.output_version,
+            variant=args.variant,
+            keep_thresholds=args.keep_thresholds,
+            max_f1_drop=args.max_f1_drop,
+            min_speedup=args.min_speedup,
+            force=args.force,
+            calibration_data=args.calibration_data,
+            report=args.report,
+            show_progress=True,
+        )
+    except OptimizationRefused as refused:
+        print(refused.report)
+        if args.report:
+            print(f"report     {args.report}")
+        raise
     print(result.format())
     if args.report:
         print(f"report     {args.report}")

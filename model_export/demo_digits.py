@@ -46,6 +46,17 @@ def split_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def digit_images(pixels: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
+    """[n, 64] pixel rows (0..16) → [n, size, size, channels] float32 images, each pixel a size/8 square.
+
+    The same digits as images, for convolutional models (`size` a multiple of 8)."""
+    if size % 8:
+        raise ValueError(f"size must be a multiple of 8, got {size}")
+    scale = size // 8
+    images = np.kron(pixels.reshape(-1, 8, 8), np.ones((scale, scale), np.float32))
+    return np.repeat(images[..., None], channels, axis=-1).astype(np.float32)
+
+
 def write_validation(path: Path) -> int:
     """The held-out rows as calibrate takes them: `pixels` plus multi-hot `y`. Returns the row count."""
     _, x_held_out, _, d_held_out = split_digits()

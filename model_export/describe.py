@@ -11,7 +11,7 @@ import onnx
 from model_export.metadata import read_metadata
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
-_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates")
+_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates", "optimization")
 
 
 def describe_model(path: str | Path) -> dict[str, Any]:
@@ -21,6 +21,7 @@ def describe_model(path: str | Path) -> dict[str, Any]:
     initializers = {init.name for init in model.graph.initializer}
     calibration = metadata.props.get("calibration")
     reference_rates = metadata.props.get("reference_rates")
+    optimization = metadata.props.get("optimization")
     return {
         "path": str(path),
         "inputs": [_tensor(v) for v in model.graph.input if v.name not in initializers],
@@ -32,6 +33,7 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "provenance": {k: v for k, v in sorted(metadata.props.items()) if k not in _LISTED_KEYS},
         "calibration": json.loads(calibration) if calibration else None,
         "reference_rates": json.loads(reference_rates) if reference_rates else None,
+        "optimization": json.loads(optimization) if optimization else None,
     }
 
 
@@ -65,4 +67,15 @@ def format_description(info: dict[str, Any]) -> str:
     if rates:
         shares = ", ".join(f"{label} {rate:.1%}" for label, rate in rates.get("positive_rates", {}).items())
         lines.append(f"reference   positive rates on {rates.get('data_file')} ({rates.get('rows')} rows): {shares}")
+    optimization = info.get("optimization")
+    if optimization:
+        speedups = ", ".join(f"{s}x at batch {b}" for b, s in optimization.get("speedup", {}).items())
+        worst = max((entry["f1_drop"] for entry in optimization.get("labels", {}).values()), default=0.0)
+        deviation = optimization.get("deviation", {})
+        lines.append(
+            f"optimization {optimization.get('variant')} ({optimization.get('candidate')}) from "
+            f"{optimization.get('source_model')}: {speedups}; worst F1 drop {worst:.3f}, probabilities max abs "
+            f"deviation {deviation.get('max_abs')}, multi-hot changed on {deviation.get('changed_rows')} of "
+            f"{deviation.get('rows')} rows"
+        )
     return "\n".join(lines)

@@ -1,11 +1,14 @@
-"""File-level helpers: source fingerprints and atomic writes."""
+"""File-level helpers: source fingerprints, atomic writes, and where a derived model is written."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+from model_export.errors import ExportError
 
 _CHUNK = 1 << 20
 _PUBLISHED_MODE = 0o644
@@ -45,3 +48,40 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def choose_output(model: Path, output: str | Path | None, output_version: bool, verb: str) -> Path:
+    """The new model's path: `output`, or models/NAME/<highest+1>/model.onnx beside `model`; never `model` itself."""
+    if (output is None) == (not output_version):
+        raise ExportError("give exactly one of --output NEW.onnx or --output-version")
+    if output is not None:
+        output = Path(output)
+        if output.resolve() == model.resolve() or (output.exists() and output.samefile(model)):
+            raise ExportError(f"--output {output} is the input model; {verb} never edits a model in place")
+        if output.is_dir():
+            raise ExportError(f"--output {output} is a directory; give the .onnx file path")
+        return output
+    version_dir = model.parent if model.parent.name else model.resolve().parent
+    if not version_dir.resolve().name.isdigit():
+        raise ExportError(
+            f"--output-version needs the model at models/NAME/VERSION/model.onnx; {model} is not in a version folder"
+        )
+    versions = [int(p.name) for p in version_dir.parent.iterdir() if p.is_dir() and p.name.isdigit()]
+    return version_dir.parent / str(max(versions) + 1) / model.name
+
+
+def publish_model(output: Path, data: bytes, new_version: bool) -> None:
+    """Write a model file atomically; a new version folder appears complete or not at all."""
+    if not new_version:
+        write_atomically(output, data)
+        return
+    # Build the version folder under a dot-name (registries only read digit folders), then rename it
+    # into place in one step.
+    staging = Path(tempfile.mkdtemp(dir=output.parent.parent, prefix=f".{output.parent.name}."))
+    try:
+        write_atomically(staging / output.name, data)
+        os.chmod(staging, 0o755)
+        os.rename(staging, output.parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"cannot create version folder {output.parent}: {exc}") from exc

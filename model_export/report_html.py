@@ -1,23 +1,54 @@
-"""The calibration report: one self-contained HTML page (inline SVG and CSS, no scripts, no CDN)."""
+"""Threshold reports: one self-contained HTML page (inline SVG and CSS, no scripts, no CDN).
+
+The page is drawn from a `ReportPage`, defined here, so that the commands that write reports (calibrate,
+optimize) import this module and this module imports none of them.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import html
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model_export.calibration import Curve, LabelCalibration, Scores
 from model_export.files import write_atomically
 
-if TYPE_CHECKING:
-    from model_export.calibrate import CalibrationResult
-    from model_export.calibration import LabelCalibration
+
+@dataclass(frozen=True)
+class LabelPanel:
+    """One label: its row in the score table and its precision-recall chart."""
+
+    label: str
+    method: str
+    threshold_before: float
+    threshold: float
+    before: Scores
+    after: Scores
+    curves: tuple[tuple[str, Curve], ...]  # (name, curve); with two, the first is the model before (grey)
+    note: str | None = None
+
+    @classmethod
+    def from_calibration(cls, c: LabelCalibration, curve_name: str = "model") -> LabelPanel:
+        curves = ((curve_name, c.curve),)
+        return cls(c.label, c.method, c.threshold_before, c.threshold, c.before, c.after, curves, c.note)
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    title: str
+    summary: list[str]  # plain-text lines under the title
+    panels: list[LabelPanel]
+    before: str = "threshold before"  # legend of the hollow marker
+    after: str = "chosen threshold"  # legend of the filled marker
+
 
 _W, _H, _PAD = 310, 250, 36  # chart size and left/bottom margin, px
 _RIGHT = 30  # right margin: room for the equal-F1 line labels
 _MAX_POINTS = 400  # curve points drawn per label; more adds bytes, not information
+_CURVE_COLOURS = ("#8c959f", "#0969da")
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2328;margin:24px auto;max-width:1100px;
@@ -33,29 +64,31 @@ border-radius:50%;vertical-align:-1px;margin:0 4px 0 10px}
 """
 
 
-def write_report(result: CalibrationResult, path: Path) -> None:
-    write_atomically(path, render_report(result).encode())
+def write_report(page: ReportPage, path: Path) -> None:
+    write_atomically(path, render_report(page).encode())
 
 
-def render_report(result: CalibrationResult) -> str:
-    info = result.calibration
-    title = f"Threshold calibration: {result.source.parent.parent.name or result.source.name}"
-    cards = "\n".join(_card(choice) for choice in result.labels)
-    notes = "".join(f'<p class="note">{html.escape(c.note)}</p>' for c in result.labels if c.note)
+def render_report(page: ReportPage) -> str:
+    cards = "\n".join(_card(panel) for panel in page.panels)
+    notes = "".join(f'<p class="note">{html.escape(p.note)}</p>' for p in page.panels if p.note)
+    summary = "<br>\n".join(html.escape(line) for line in page.summary)
+    curves = "".join(
+        f'<span class="dot" style="background:{_CURVE_COLOURS[i]}"></span>{html.escape(name)} curve'
+        for i, (name, _) in enumerate(page.panels[0].curves if page.panels else ())
+        if len(page.panels[0].curves) > 1
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(page.title)}</title><style>{_CSS}</style></head>
 <body>
-<h1>{html.escape(title)}</h1>
-<p class="meta">{html.escape(str(result.source))} &rarr; {html.escape(str(result.output))}<br>
-data {html.escape(result.data_file.name)} ({result.rows} rows, sha256 {info.get("data_sha256", "")[:12]}&hellip;),
-method {html.escape(str(info.get("method")))}, {html.escape(str(info.get("date")))}.
+<h1>{html.escape(page.title)}</h1>
+<p class="meta">{summary}<br>
 Rule in serving: <code>probability &ge; threshold</code> (float32).</p>
 <h2>Scores before and after</h2>
-{_table(result.labels)}
+{_table(page.panels)}
 {notes}
 <h2>Precision&ndash;recall per label</h2>
-<p class="legend"><span class="dot" style="background:#fff;border:2px solid #6e7781"></span>threshold before
-<span class="dot" style="background:#0969da"></span>chosen threshold
+<p class="legend"><span class="dot" style="background:#fff;border:2px solid #6e7781"></span>{html.escape(page.before)}
+<span class="dot" style="background:#0969da"></span>{html.escape(page.after)}{curves}
 <span style="margin-left:10px;color:#8c959f">dotted: equal-F1 lines (value at the right);
 axes zoomed to the operating points</span></p>
 <div class="grid">
@@ -65,7 +98,7 @@ axes zoomed to the operating points</span></p>
 """
 
 
-def _table(choices: list[LabelCalibration]) -> str:
+def _table(choices: list[LabelPanel]) -> str:
     head = (
         "<tr><th>label</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th><th>positives</th>"
         "<th>method</th></tr>"
@@ -98,7 +131,7 @@ class _Axes:
     A good model's curve hugs the top-right corner; drawn on [0, 1] both markers sit on one pixel.
     """
 
-    def __init__(self, c: LabelCalibration) -> None:
+    def __init__(self, c: LabelPanel) -> None:
         def low(values: list[float]) -> float:
             return float(min(0.8, max(0.0, np.floor((min(values) - 0.1) * 10) / 10)))
 
@@ -116,7 +149,7 @@ class _Axes:
         return [round(low + i * (1 - low) / 4, 3) for i in range(5)]
 
 
-def _card(c: LabelCalibration) -> str:
+def _card(c: LabelPanel) -> str:
     return (
         f'<div class="card"><h3>{html.escape(c.label)}</h3>'
         f"<p>threshold {c.threshold_before:g} &rarr; <b>{c.threshold:g}</b> &middot; "
@@ -124,7 +157,7 @@ def _card(c: LabelCalibration) -> str:
     )
 
 
-def _chart(c: LabelCalibration) -> str:
+def _chart(c: LabelPanel) -> str:
     ax = _Axes(c)
     clip = "clip-" + hashlib.sha1(c.label.encode()).hexdigest()[:10]  # stable ids: same data, same page
     parts = [
@@ -147,11 +180,13 @@ def _chart(c: LabelCalibration) -> str:
     parts.append(f'<g clip-path="url(#{clip})">')
     for f in _iso_levels(ax):
         parts.append(_polyline(ax, _iso_f1(f), 'stroke="#d0d7de" stroke-dasharray="2 3"'))
-    recall, precision = c.curve.recall, c.curve.precision
-    if len(recall):
-        keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), _MAX_POINTS)).astype(int))
-        points = [(0.0, float(precision[0]))] + list(zip(recall[keep], precision[keep], strict=True))
-        parts.append(_polyline(ax, points, 'stroke="#0969da" stroke-width="1.8"'))
+    colours = _CURVE_COLOURS[-len(c.curves) :]  # one curve: blue; two: grey (before), blue (after)
+    for (_, points_of), colour in zip(c.curves, colours, strict=True):
+        recall, precision = points_of.recall, points_of.precision
+        if len(recall):
+            keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), _MAX_POINTS)).astype(int))
+            points = [(0.0, float(precision[0]))] + list(zip(recall[keep], precision[keep], strict=True))
+            parts.append(_polyline(ax, points, f'stroke="{colour}" stroke-width="1.8"'))
     before, after = c.before, c.after
     if before.tp + before.fp:
         parts.append(

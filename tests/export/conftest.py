@@ -120,3 +120,11 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
 @pytest.fixture(scope="session")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(tmp_path_factory: pytest.TempPathFactory):  # -> tests.export.trained_cnn.TrainedCnn
+    """A small CNN trained on the digits as images, exported and calibrated: built once per session."""
+    from tests.export.trained_cnn import build_trained_cnn
+
+    return build_trained_cnn(tmp_path_factory.mktemp("trained_cnn"))

@@ -185,3 +185,16 @@ def test_cli_calibrates_without_tensorflow(val_npz, tmp_path):
         cwd=REPO,
     )
     assert again.returncode == 2 and "in place" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_kept_threshold_is_written_back_as_stored(val_npz, tmp_path):
+    """Calibrating a calibrated model again on rows without positives keeps each threshold as the same decimal."""
+    first = calibrate_model(DEMO, val_npz, tmp_path / "first.onnx")
+    stored = read_metadata(first.output).thresholds
+    assert any(t != float(np.float32(t)) for t in stored)  # decimals that float32 does not hold exactly
+    with np.load(val_npz) as data:
+        no_positives = tmp_path / "none.npz"
+        np.savez(no_positives, pixels=data["pixels"], y=np.zeros_like(data["y"]))
+    again = calibrate_model(first.output, no_positives, tmp_path / "again.onnx")
+    assert all(c.method == "kept" for c in again.labels)
+    assert read_metadata(again.output).thresholds == stored
