@@ -14,6 +14,7 @@ Lookups never touch the disk. Errors are the typed ones of `errors.py`; each pro
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -148,10 +149,12 @@ class DataPlane:
             labels=list(model.labels) if model else [],
             thresholds=model.thresholds.tolist() if model else [],
             inputs=list(model.inputs) if model else [],
-            provenance={k: v for k, v in model.metadata.items() if k not in ("labels", "thresholds")} if model else {},
+            provenance={k: v for k, v in model.metadata.items() if k not in _SHOWN_APART} if model else {},
             reason="unloaded" if state.unloaded else state.error,
             ignored=list(state.ignored),
             reference_rates=dict(model.reference_rates.positive_rates) if model and model.reference_rates else None,
+            calibration=_json_entry(model.metadata, "calibration") if model else None,
+            optimization=_json_entry(model.metadata, "optimization") if model else None,
         )
 
     # -- inference ---------------------------------------------------------------------------------------
@@ -230,6 +233,18 @@ class DataPlane:
 
     async def unload(self, name: str) -> None:
         await self.registry.unload(name)
+
+
+# Metadata entries shown as fields of their own, not among the provenance strings.
+_SHOWN_APART = ("labels", "thresholds", "reference_rates", "calibration", "optimization")
+
+
+def _json_entry(metadata: dict[str, str], key: str) -> dict | None:
+    try:
+        entry = json.loads(metadata[key])
+    except (KeyError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def _index_entry(model: ModelDescription) -> IndexEntry:

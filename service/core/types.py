@@ -74,6 +74,8 @@ class ModelDescription:
     reason: str | None  # why it is not served, or why a newer version was rejected
     ignored: list[str] = field(default_factory=list)  # other entries in its folder, and what was expected
     reference_rates: dict[str, float] | None = None  # each label's positive rate on validation data
+    calibration: dict | None = None  # how the thresholds were chosen (model_export calibrate's record)
+    optimization: dict | None = None  # int8 / float16 / graph-only, with its per-label proof (model_export optimize)
 
     @property
     def ready(self) -> bool:

@@ -127,6 +127,8 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
         "error": model.reason,
         "ignored": model.ignored,
         "reference_rates": model.reference_rates,
+        "calibration": model.calibration,
+        "optimization": model.optimization,
     }
 
 

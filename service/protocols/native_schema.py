@@ -76,6 +76,15 @@ class ModelInfo(BaseModel):
         description="Each label's positive rate on validation data at the model's thresholds (recorded by "
         "calibrate, or the exporter given labelled sample data): what the live rate is compared with.",
     )
+    calibration: dict[str, Any] | None = Field(
+        None,
+        description="How the thresholds were chosen: method, data file and sha256, scores (model_export calibrate).",
+    )
+    optimization: dict[str, Any] | None = Field(
+        None,
+        description="For an int8, float16 or graph-optimized variant (model_export optimize): what was done, the "
+        "per-label precision/recall/F1 before and after, the probabilities' deviation and the measured speed-up.",
+    )
 
 
 PREDICT_REQUEST_EXAMPLES = openapi_examples(
@@ -113,5 +122,7 @@ MODEL_INFO_EXAMPLE = {
     "error": None,
     "ignored": [],
     "reference_rates": None,
+    "calibration": None,
+    "optimization": None,
 }
 READY_EXAMPLE = {"status": "ready", "models": {DEMO_MODEL: DEMO_VERSION}, "problems": []}

@@ -119,7 +119,7 @@ def test_the_service_serves_it_within_the_documented_deviation(int8_run, trained
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             info = client.get(f"/models/{NAME}").json()
-            assert info["version"] == 2 and json.loads(info["provenance"]["optimization"])["variant"] == "int8"
+            assert info["version"] == 2 and info["optimization"]["variant"] == "int8"  # shown as a field of its own
             probabilities, multi_hot = [], []
             for start in range(0, len(images), 64):
                 body = {"instances": images[start : start + 64].tolist()}
