@@ -52,7 +52,7 @@ def build_state(settings: Settings) -> ServiceState:
             shared_dir=settings.shared_dir,
             workers=settings.workers,
         ),
-        listeners=[observability.on_model_event],
+        listeners=[observability.model_events(settings.shared_dir)],
         batch_observer_for=observability.metrics_for(per_label=settings.label_metrics),
     )
     roster = None

@@ -11,8 +11,10 @@ batch, and loaded versions on load and unload.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
@@ -33,6 +35,7 @@ from .core.batcher import BatchReport
 from .core.model import LoadedModel
 from .core.registry import ModelEvent
 from .label_metrics import LabelRecorder
+from .worker_group import EVENTS_DIR
 
 if TYPE_CHECKING:
     from .request_record import RequestRecord
@@ -127,10 +130,35 @@ def flush_label_metrics() -> None:
             recorder.flush()
 
 
-def on_model_event(event: ModelEvent) -> None:
-    """The registry's load, rejection and unload events, as metrics: the registry itself knows no metrics."""
-    if event.kind in ("loaded", "rejected"):
-        MODEL_LOADS.labels(event.name, "success" if event.kind == "loaded" else "failure").inc()
+def model_events(shared_dir: Path | None) -> Callable[[ModelEvent], None]:
+    """The registry's load, rejection and unload events, as metrics: the registry itself knows no metrics.
+
+    With several workers each loads every model; a load attempt is counted once per server all the same: the
+    first worker to claim it (a file created with O_EXCL in SHARED_DIR/events/, which an earlier run's server
+    cleared) counts it, the others do not."""
+    claims = shared_dir / EVENTS_DIR if shared_dir is not None else None
+
+    def on_model_event(event: ModelEvent) -> None:
+        if event.kind in ("loaded", "rejected") and (claims is None or _first_to_claim(claims, event)):
+            MODEL_LOADS.labels(event.name, "success" if event.kind == "loaded" else "failure").inc()
+        _on_loaded_or_unloaded(event)
+
+    return on_model_event
+
+
+def _first_to_claim(claims: Path, event: ModelEvent) -> bool:
+    key = hashlib.sha256(f"{event.kind}\0{event.name}\0{event.version}\0{event.attempt}".encode()).hexdigest()
+    try:
+        claims.mkdir(exist_ok=True)
+        os.close(os.open(claims / key, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    except OSError:  # a full or read-only folder: count it here rather than not at all
+        return True
+    return True
+
+
+def _on_loaded_or_unloaded(event: ModelEvent) -> None:
     if event.kind in ("loaded", "unloaded"):
         MODEL_LOADED.labels(event.name, str(event.version)).set(1 if event.kind == "loaded" else 0)
         if event.kind == "unloaded":

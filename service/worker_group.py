@@ -22,6 +22,7 @@ from .core.shared_control import APPLIED_DIR, CONTROL_FILE, process_alive, worke
 from .settings import Settings
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when a worker imports it
+EVENTS_DIR = "events"  # events counted once per server, whichever worker saw them first (observability.py)
 
 
 @contextmanager
@@ -34,7 +35,7 @@ def shared_folder(settings: Settings) -> Iterator[Path | None]:
     try:
         folder = Path(tempfile.mkdtemp(prefix="sigmoid-serve-")) if made else settings.shared_dir
         metrics = folder / "metrics"
-        for left_over in (metrics, folder / APPLIED_DIR):  # an earlier run's counters and workers must not count
+        for left_over in (metrics, folder / APPLIED_DIR, folder / EVENTS_DIR):  # an earlier run's must not count
             shutil.rmtree(left_over, ignore_errors=True)
             left_over.mkdir(parents=True)
         (folder / CONTROL_FILE).unlink(missing_ok=True)

@@ -91,6 +91,9 @@ class ModelEvent:
     version: int | None
     seconds: float = 0.0  # load + warm-up time, for "loaded" and "rejected"
     error: str | None = None
+    # The same for every worker that makes the same attempt (the file's fingerprint, and the repository API's load
+    # that asked for it, if one did): with several workers, a listener can count an attempt once per server.
+    attempt: str = ""
 
 
 Listener = Callable[[ModelEvent], None]
@@ -293,8 +296,8 @@ class ModelRegistry:
         if state.unloaded:
             return
         if state.versions:
-            explicit = control.loads.get(folder.name, 0) > self._applied.get(folder.name, (0, None))[0]
-            await self._load_newest(state, retry_rejected=explicit)
+            asked, seen = control.loads.get(folder.name, 0), self._applied.get(folder.name, (0, None))[0]
+            await self._load_newest(state, explicit=asked if asked > seen else 0)
         elif folder.error is None:  # the folder holds no version (any more): nothing to serve
             old, state.served = state.served, None
             state.error = f"no version to serve (expected {folder.name}/1/model.onnx)"
@@ -317,7 +320,8 @@ class ModelRegistry:
         await served.batcher.close()  # runs what is queued; the session goes with the last reference
         self._notify(ModelEvent("unloaded", name, served.model.version))
 
-    async def _load_newest(self, state: ModelState, retry_rejected: bool) -> None:
+    async def _load_newest(self, state: ModelState, explicit: int) -> None:
+        """`explicit`: the generation of a repository API load to apply (it retries rejected versions), or 0."""
         served = state.served
         current = served.model.version if served else None
         unchanged = (
@@ -335,7 +339,7 @@ class ModelRegistry:
             if before is None:
                 continue  # gone since the scan
             rejected = state.rejected.get(version)
-            if rejected and rejected[0] == before and not retry_rejected:
+            if rejected and rejected[0] == before and not explicit:
                 errors.append(rejected[1])
                 continue
             started = time.perf_counter()
@@ -350,9 +354,10 @@ class ModelRegistry:
                 state.rejected[version] = (before, note)
                 errors.append(note)
                 log.error("model %s version %s rejected: %s", state.name, version, exc)
-                self._notify(ModelEvent("rejected", state.name, version, seconds, str(exc)))
+                attempt = f"{before[0]}:{before[1]}:{explicit}"
+                self._notify(ModelEvent("rejected", state.name, version, seconds, str(exc), attempt))
                 continue
-            self._swap_in(state, model, before, time.perf_counter() - started)
+            self._swap_in(state, model, before, time.perf_counter() - started, f"{before[0]}:{before[1]}:{explicit}")
             break
         if errors and state.served:
             errors.append(f"serving version {state.served.model.version}")
@@ -360,7 +365,9 @@ class ModelRegistry:
         if served is not None and state.served is not served:
             await self._release(state.name, served)
 
-    def _swap_in(self, state: ModelState, model: LoadedModel, loaded_from: Fingerprint, seconds: float) -> None:
+    def _swap_in(
+        self, state: ModelState, model: LoadedModel, loaded_from: Fingerprint, seconds: float, attempt: str
+    ) -> None:
         old = state.served
         state.rejected.pop(model.version, None)
         state.served = ServedModel(model, self._batcher_for(model), loaded_from)
@@ -375,7 +382,7 @@ class ModelRegistry:
         )
         for warning in model.warnings:
             log.warning("model %s version %s: %s", state.name, model.version, warning)
-        self._notify(ModelEvent("loaded", state.name, model.version, seconds))
+        self._notify(ModelEvent("loaded", state.name, model.version, seconds, attempt=attempt))
         if old and (old.model.inputs, old.model.labels) != (model.inputs, model.labels):
             log.warning(
                 "model %s version %s changes the interface: inputs %s -> %s, labels %s -> %s",
