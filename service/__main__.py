@@ -1,6 +1,8 @@
-"""`python -m service`: serve the model repository with uvicorn, configured from the environment."""
+"""`python -m service`: serve the model repository with uvicorn, configured from the environment.
+`python -m service check [REPOSITORY]`: what the server would say of a repository, without serving it."""
 
 import logging.config
+import sys
 
 import uvicorn
 
@@ -14,6 +16,11 @@ from .worker_group import shared_folder
 
 def main() -> None:
     settings = get_settings()
+    if sys.argv[1:2] == ["check"]:
+        from .check import main as check
+
+        logging.basicConfig(level=logging.ERROR, format="%(message)s")  # the report says it all
+        raise SystemExit(check(sys.argv[2:], settings.model_repository))
     exit_quietly_on_terminate()
     logging_config = log_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(logging_config)
