@@ -19,9 +19,12 @@ from starlette.requests import ClientDisconnect
 
 from . import observability
 from .auth import add_api_keys
+from .core.batcher import BatchObserver, BatchReport
 from .core.dataplane import DataPlane
 from .core.errors import ServiceError
+from .core.model import LoadedModel
 from .core.registry import ModelRegistry, RepositoryConfig
+from .core.statistics import Statistics
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
 from .lifecycle import drain_on_signal
@@ -40,7 +43,14 @@ log = logging.getLogger("service")
 
 
 def build_state(settings: Settings) -> ServiceState:
-    """The data plane over the repository, with metrics and the request record listening."""
+    """The data plane over the repository, with metrics, statistics and the request record listening."""
+    statistics = Statistics()
+
+    def batch_observers_for(model: LoadedModel) -> BatchObserver:
+        return _BatchObservers(
+            observability.batch_metrics_for(model), statistics.observer_for(model.name, model.version)
+        )
+
     registry = ModelRegistry(
         RepositoryConfig(
             root=settings.model_repository,
@@ -52,7 +62,7 @@ def build_state(settings: Settings) -> ServiceState:
             shared_dir=settings.shared_dir,
         ),
         listeners=[observability.on_model_event],
-        batch_observer_for=observability.batch_metrics_for,
+        batch_observer_for=batch_observers_for,
     )
     roster = None
     if settings.shared_dir:
@@ -64,8 +74,20 @@ def build_state(settings: Settings) -> ServiceState:
         default_model=settings.default_model,
         readiness_checks=[roster.not_ready_reasons] if roster else [],
         on_request=note_inference,
+        statistics=statistics,
     )
     return ServiceState(settings, plane, roster)
+
+
+class _BatchObservers:
+    """Several observers of one batcher, told in turn."""
+
+    def __init__(self, *observers: BatchObserver) -> None:
+        self._observers = observers
+
+    def batch_done(self, report: BatchReport) -> None:
+        for observer in self._observers:
+            observer.batch_done(report)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
