@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build
+.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build grpc-code
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,13 @@ bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The gRPC messages and service stubs, from service/protocols/grpc_messages/*.proto (committed; a test checks that
+# they match the .proto files and the pinned grpcio-tools).
+GRPC_PROTOS := service/protocols/grpc_messages/model_config.proto service/protocols/grpc_messages/grpc_service.proto
+grpc-code: $(VENV)/.dev-installed
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. $(GRPC_PROTOS)
+	rm -f service/protocols/grpc_messages/model_config_pb2_grpc.py  # no service in model_config.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

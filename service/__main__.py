@@ -4,6 +4,7 @@ import logging.config
 
 import uvicorn
 
+from .grpc_port import check_port_free
 from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
@@ -16,6 +17,7 @@ def main() -> None:
     exit_quietly_on_terminate()
     logging_config = log_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(logging_config)
+    check_port_free(settings.host, settings.grpc_port)
     with shared_folder(settings):
         uvicorn.run(
             "service.app:create_app",

@@ -30,7 +30,7 @@ from .docs import add_docs
 from .lifecycle import drain_on_signal
 from .middleware import RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
-from .protocols import native, tfserving, v2, v2_repository
+from .protocols import native, tfserving, v2, v2_repository, v2_triton
 from .protocols.fast_lane import FastLaneMiddleware
 from .protocols.http import client_gone_response, error_response, json_response
 from .protocols.request_deadline import RequestDeadlineMiddleware
@@ -100,11 +100,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         roster = state.roster
         registry = state.plane.registry
         watcher = RepositoryWatcher(registry, settings.model_poll_seconds, roster.join if roster else None)
+        grpc = None
+        if settings.grpc_port:
+            # Imported here, only when gRPC is on: its protobuf messages cannot share a process with another copy of
+            # them (tritonclient's, in the test process that builds this app in-process).
+            from .grpc_server import GrpcServer
+
+            grpc = GrpcServer(state, app.title, app.version)
+            await grpc.start()
         watcher.start()
-        restore_signals = drain_on_signal(state, asyncio.get_running_loop())
+        restore_signals = drain_on_signal(state, asyncio.get_running_loop(), grpc.begin_stop if grpc else None)
         yield
         state.plane.draining = True
         restore_signals()
+        if grpc is not None:
+            await grpc.stop()  # calls in flight finish (within SHUTDOWN_GRACE_SECONDS) while the batchers still run
         await watcher.stop()
         await registry.close()
         observability.worker_gone()
@@ -125,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in lean_routers:
         app.include_router(router)
     app.include_router(native.router)
+    app.include_router(v2_triton.router)  # ahead of v2.router: /v2/models/stats is not a model named "stats"
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
