@@ -61,10 +61,12 @@ browser:
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
 
-# Load this service and the two baselines on loopback (~6 minutes); table in bench/results/latest.md.
+# Load this service and the two baselines on loopback (~20 minutes; gRPC cells with h2load); table in bench/results/latest.md.
 bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq nghttp2-client)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # The gRPC messages and service stubs, from service/protocols/grpc_messages/*.proto (committed; a test checks that
