@@ -23,15 +23,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .auth import bearer_refusal
 from .core.dataplane import DataPlane
-from .core.errors import ServiceError
+from .core.errors import InvalidInput, ServiceError
 from .middleware import CAUSE_MAX, REQUEST_ID_HEADER, request_id_from
 from .observability import GRPC, observe_request
 from .protocols.errors import grpc_status
-from .protocols.grpc_messages import grpc_service_pb2_grpc as pb_grpc
+from .protocols.grpc_messages import grpc_service_pb2 as pb
 from .protocols.v2_grpc import SERVICE_NAME, InferenceServicer
 from .request_record import RequestRecord, current_request
 from .state import ServiceState
@@ -56,9 +57,14 @@ class GrpcServer:
         )
         servicer = InferenceServicer(state.plane, server_name, server_version)
         keys = [key.encode() for key in settings.api_key_list()]
-        for rpc in _rpc_names():
-            setattr(servicer, rpc, _guarded(getattr(servicer, rpc), rpc, keys, settings.access_log))
-        pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, self._server)
+        handlers = {}
+        for method in pb.DESCRIPTOR.services_by_name[SERVICE_NAME.rpartition(".")[2]].methods:
+            request_type = getattr(pb, method.input_type.name)
+            call = _guarded(getattr(servicer, method.name), method.name, request_type, keys, settings.access_log)
+            # No deserializer: the guard parses the bytes, so a malformed message is the client's INVALID_ARGUMENT
+            # (gRPC's own parsing would answer UNKNOWN and log a traceback).
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(call, response_serializer=_serialize)
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         self.health = ReadinessHealth(state.plane)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         address = f"{settings.host}:{settings.grpc_port}"
@@ -120,16 +126,16 @@ class ReadinessHealth(health.aio.HealthServicer):
         return await super().Check(request, context)
 
 
-def _rpc_names() -> list[str]:
-    return [name for name in vars(pb_grpc.GRPCInferenceServiceServicer) if not name.startswith("_")]
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
-def _guarded(method: Handler, rpc: str, keys: list[bytes], access: bool) -> Handler:
+def _guarded(method: Handler, rpc: str, request_type: type[Message], keys: list[bytes], access: bool) -> Handler:
     path = f"/{SERVICE_NAME}/{rpc}"
     needs_key = bool(keys) and rpc not in OPEN_RPCS
     quiet = rpc in OPEN_RPCS
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
         given_id = metadata.get("x-request-id", "")
         record = RequestRecord(request_id_from([(REQUEST_ID_HEADER, given_id.encode())] if given_id else []))
@@ -139,7 +145,7 @@ def _guarded(method: Handler, rpc: str, keys: list[bytes], access: bool) -> Hand
         try:
             refusal = bearer_refusal(keys, metadata.get("authorization", "").encode()) if needs_key else None
             if refusal is None:
-                return await method(request, context)
+                return await method(_parse(request_type, raw), context)
             status, message = grpc.StatusCode.UNAUTHENTICATED, refusal.replace("header", "metadata")
         except ServiceError as exc:
             status, message = grpc_status(exc), str(exc)
@@ -160,6 +166,13 @@ def _guarded(method: Handler, rpc: str, keys: list[bytes], access: bool) -> Hand
         await context.abort(status, message)
 
     return call
+
+
+def _parse(request_type: type[Message], raw: bytes) -> Message:
+    try:
+        return request_type.FromString(raw)
+    except DecodeError:
+        raise InvalidInput(f"the request is not a valid {request_type.DESCRIPTOR.full_name} message") from None
 
 
 def _finish(record: RequestRecord, path: str, status: grpc.StatusCode, access: bool) -> None:

@@ -255,6 +255,14 @@ def test_the_request_id_comes_back_in_the_trailing_metadata(server: RunningServe
     assert ("x-request-id", "trace-me") in failure.value.trailing_metadata()
 
 
-def test_logs_mention_no_unknown_or_internal_status(server: RunningServer) -> None:
-    """After everything above on the shared server, no call of a client's making ended as a server fault."""
-    assert '"status":"INTERNAL"' not in server.output and '"status":"UNKNOWN"' not in server.output
+@pytest.mark.parametrize("method", ["ModelInfer", "ModelMetadata", "ModelStatistics", "RepositoryModelLoad"])
+def test_a_malformed_message_is_invalid_argument_not_unknown(server: RunningServer, method: str) -> None:
+    """Bytes that are not the call's message: the client's mistake, named, with no traceback in the log."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        call = channel.unary_unary(f"/inference.GRPCInferenceService/{method}")
+        for raw in (b"\xff\xff\xff", b"\x0a\x05ab", b"not protobuf at all"):
+            with pytest.raises(grpc.RpcError) as failure:
+                call(raw, timeout=5)
+            assert failure.value.code() == INVALID, (raw, failure.value.details())
+            assert f"is not a valid inference.{method}Request message" in failure.value.details()
+    assert "Traceback" not in server.output and '"status":"UNKNOWN"' not in server.output
