@@ -100,21 +100,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         roster = state.roster
         registry = state.plane.registry
         watcher = RepositoryWatcher(registry, settings.model_poll_seconds, roster.join if roster else None)
-        grpc = None
+        grpc_server = None
         if settings.grpc_port:
             # Imported here, only when gRPC is on: its protobuf messages cannot share a process with another copy of
             # them (tritonclient's, in the test process that builds this app in-process).
             from .grpc_server import GrpcServer
 
-            grpc = GrpcServer(state, app.title, app.version)
-            await grpc.start()
+            grpc_server = GrpcServer(state, app.title, app.version)
+            await grpc_server.start()
         watcher.start()
-        restore_signals = drain_on_signal(state, asyncio.get_running_loop(), grpc.begin_stop if grpc else None)
+        on_drain = grpc_server.begin_stop if grpc_server else None
+        restore_signals = drain_on_signal(state, asyncio.get_running_loop(), on_drain)
         yield
         state.plane.draining = True
         restore_signals()
-        if grpc is not None:
-            await grpc.stop()  # calls in flight finish (within SHUTDOWN_GRACE_SECONDS) while the batchers still run
+        if grpc_server is not None:
+            # Calls in flight finish (within SHUTDOWN_GRACE_SECONDS) while the batchers still run.
+            await grpc_server.stop()
         await watcher.stop()
         await registry.close()
         observability.worker_gone()
