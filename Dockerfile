@@ -32,11 +32,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
+    GRPC_PORT=8001 \
     MODEL_REPOSITORY=/models \
     HOME=/tmp
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8000
+# HTTP (REST: native, v2, TF Serving) and gRPC (Open Inference Protocol v2, grpc.health.v1).
+EXPOSE 8000 8001
 # Readiness, not liveness: "healthy" means every model is loaded and warmed up.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "service.healthcheck"]
 # Exec form: python is PID 1 and gets SIGTERM itself (drain, then exit 0).

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser prometheus prometheusrule container-test docker-build
+.PHONY: run test test-fast lint demo-model bench clean browser prometheus prometheusrule container-test docker-build grpc-code
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,13 +78,22 @@ prometheusrule:
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
 
-# Load this service and the two baselines on loopback (~6 minutes); table in bench/results/latest.md.
+# Load this service and the two baselines on loopback (~20 minutes; gRPC cells with h2load); table in bench/results/latest.md.
 # Then float32 vs int8 vs float16 rows/s and per-label F1 (bench/results/optimize.md; the first run trains its models).
 bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq nghttp2-client)
 	$(PY) -m bench.run $(BENCH_ARGS)
 	$(PY) -m bench.optimized
+
+# The gRPC messages and service stubs, from service/protocols/grpc_messages/*.proto (committed; a test checks that
+# they match the .proto files and the pinned grpcio-tools).
+GRPC_PROTOS := service/protocols/grpc_messages/model_config.proto service/protocols/grpc_messages/grpc_service.proto
+grpc-code: $(VENV)/.dev-installed
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. $(GRPC_PROTOS)
+	rm -f service/protocols/grpc_messages/model_config_pb2_grpc.py  # no service in model_config.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

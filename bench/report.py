@@ -44,6 +44,7 @@ def render(run: dict) -> str:
                 f"{_rows(cell):,.0f} | "
                 f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {cell['errors']} | {cell['cpu_us_per_request']:,.0f} |"
             )
+    lines += _load_generator_cost(run)
     lines += ["", "| model | raw ONNX Runtime rows/s in-process (intra-op threads: batch 1 / 8 / 64) | best |"]
     lines += ["|---|---|---:|"]
     for kind, data in run["models"].items():
@@ -132,9 +133,22 @@ def _v2_bests(run: dict, kind: str) -> list[tuple[str, str, dict]]:
 
 
 def _v2_protocols(run: dict, kind: str) -> list[str]:
-    """The v2 binary protocols measured, in first-seen order (1 row, then the client batches)."""
-    seen = [c["protocol"] for c in run["models"][kind]["cells"] if c["protocol"].startswith("v2-binary")]
+    """The v2 binary protocols (REST binary, gRPC raw) measured, in first-seen order (1 row, then client batches)."""
+    seen = [c["protocol"] for c in run["models"][kind]["cells"] if c["protocol"].startswith(("v2-binary", "grpc-raw"))]
     return list(dict.fromkeys(seen))
+
+
+def _load_generator_cost(run: dict) -> list[str]:
+    """What h2load itself spent per gRPC call: it shares the cores with the server, as wrk does."""
+    costs = [
+        f"{kind} {SERVER_NAMES[c['server']]} {c['protocol']} c={c['c']}: {c['load_cpu_us_per_request']:,.0f}"
+        for kind, data in run["models"].items()
+        for c in data["cells"]
+        if "load_cpu_us_per_request" in c
+    ]
+    if not costs:
+        return []
+    return ["", "gRPC load generator (h2load) CPU µs per call: " + "; ".join(costs) + "."]
 
 
 def _check(what: str, ok: bool, value: str) -> str:

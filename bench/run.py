@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .grpc_load import GRPC_RAW, grpc_body, is_grpc, run_h2load
 from .load import Body, json_body, one_row, run_wrk, v2_binary_body
-from .processes import PYTHON, ROOT, Server, loads_tensorflow, rss_mb
+from .processes import PYTHON, ROOT, Server, free_port, loads_tensorflow, rss_mb
 from .report import render
 
 WORK = ROOT / "bench" / "work"
@@ -39,8 +40,12 @@ def batched(rows: int) -> str:
     return f"v2-binary x{rows}"
 
 
+def grpc_batched(rows: int) -> str:
+    return f"{GRPC_RAW} x{rows}"
+
+
 def rows_per_request(protocol: str) -> int:
-    return int(protocol.rsplit("x", 1)[1]) if protocol.startswith("v2-binary x") else 1
+    return int(protocol.rsplit(" x", 1)[1]) if " x" in protocol else 1
 
 
 def build_models() -> dict:
@@ -80,9 +85,21 @@ def servers_for(kind: str, models: dict, cpus: str | None, service_env: dict[str
     minimal = [*uvicorn, "bench.baselines.minimal_fastapi:app"]
     naive = [*uvicorn, "bench.baselines.naive_keras:app"]
     service_env = {"MODEL_REPOSITORY": str(repository), **service_env}
+    # Each service its own gRPC port: two on one port (SO_REUSEPORT) would share the calls.
     return [
-        (Server("service", [PYTHON, "-m", "service"], service_env, cpus), "/predict"),
-        (Server("service-1w", [PYTHON, "-m", "service"], {**service_env, "WORKERS": "1"}, cpus), "/predict"),
+        (
+            Server("service", [PYTHON, "-m", "service"], {**service_env, "GRPC_PORT": str(free_port())}, cpus),
+            "/predict",
+        ),
+        (
+            Server(
+                "service-1w",
+                [PYTHON, "-m", "service"],
+                {**service_env, "WORKERS": "1", "GRPC_PORT": str(free_port())},
+                cpus,
+            ),
+            "/predict",
+        ),
         (Server("minimal", minimal, {"MODEL_PATH": models[kind]["onnx"]}, cpus), "/predict"),
         (Server("naive", naive, {"KERAS_PATH": models[kind]["keras"]}, cpus), "/predict"),
     ]
@@ -101,6 +118,12 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             batched(n): v2_binary_body(np.repeat(rows, n, axis=0), input_name, WORK / f"{kind}.v2x{n}.bin")
             for n in CLIENT_BATCHES
         },
+        # gRPC ModelInfer with raw tensor bytes (bench/grpc_load.py): 1 row, and the client batches on the CNN.
+        GRPC_RAW: grpc_body(rows, kind, input_name, WORK / f"{kind}.grpc.bin"),
+        **{
+            grpc_batched(n): grpc_body(np.repeat(rows, n, axis=0), kind, input_name, WORK / f"{kind}.grpcx{n}.bin")
+            for n in CLIENT_BATCHES
+        },
     }
     chosen = [
         (srv, path) for srv, path in servers_for(kind, models, server_cpus, service_env) if srv.name in args.servers
@@ -116,8 +139,18 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             if server.name.startswith("service") and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
                 targets += [(server, batched(n), v2_url) for n in CLIENT_BATCHES]
+                targets.append((server, GRPC_RAW, v2_url))
+                if kind == "cnn":
+                    targets += [(server, grpc_batched(n), v2_url) for n in CLIENT_BATCHES]
+
+        def load(server: Server, protocol: str, url: str, connections: int, window: float) -> dict:
+            if is_grpc(protocol):
+                port = int(server.env["GRPC_PORT"])
+                return run_h2load(port, server.url, bodies[protocol], connections, window, server.process.pid, wrk_cpus)
+            return run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus)
+
         for server, protocol, url in targets:
-            run_wrk(url, bodies[protocol], 8, 1, server.process.pid, wrk_cpus)  # warm-up, not counted
+            load(server, protocol, url, 8, 1)  # warm-up, not counted
         cells = []
         for connections in map(int, args.concurrency.split(",")):
             # Not run: more rows in flight than the service queues (MAX_QUEUE_ROWS) would measure its 503s.
@@ -129,7 +162,7 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
                 for i, (server, protocol, url) in enumerate(cell_targets):
                     # The naive server needs seconds per request at c=64: a short window would count none.
                     window = max(seconds, 6) if server.name == "naive" else seconds
-                    rounds[i].append(run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus))
+                    rounds[i].append(load(server, protocol, url, connections, window))
             for i, (server, protocol, _) in enumerate(cell_targets):
                 median = sorted(rounds[i], key=lambda r: r["rps"])[len(rounds[i]) // 2]
                 cell = {"model": kind, "server": server.name, "protocol": protocol, "c": connections, **median}

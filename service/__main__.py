@@ -6,6 +6,7 @@ import sys
 
 import uvicorn
 
+from .grpc_port import check_port_free
 from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
@@ -24,6 +25,7 @@ def main() -> None:
     exit_quietly_on_terminate()
     logging_config = log_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(logging_config)
+    check_port_free(settings.host, settings.grpc_port)
     config = uvicorn.Config(
         "service.app:create_app",
         factory=True,

@@ -19,15 +19,18 @@ from starlette.requests import ClientDisconnect
 
 from . import observability
 from .auth import add_api_keys
+from .core.batcher import BatchObserver, BatchReport
 from .core.dataplane import DataPlane
 from .core.errors import ServiceError
+from .core.model import LoadedModel
 from .core.registry import ModelRegistry, RepositoryConfig
+from .core.statistics import Statistics
 from .core.watcher import RepositoryWatcher
 from .docs import add_docs
 from .lifecycle import drain_on_signal
 from .middleware import RequestContextMiddleware, add_cors
 from .openapi_doc import document_errors_and_security
-from .protocols import native, tfserving, v2, v2_repository
+from .protocols import native, tfserving, v2, v2_repository, v2_triton
 from .protocols.fast_lane import FastLaneMiddleware
 from .protocols.http import client_gone_response, error_response, json_response
 from .protocols.request_deadline import RequestDeadlineMiddleware
@@ -40,7 +43,15 @@ log = logging.getLogger("service")
 
 
 def build_state(settings: Settings) -> ServiceState:
-    """The data plane over the repository, with metrics and the request record listening."""
+    """The data plane over the repository, with metrics, statistics and the request record listening."""
+    statistics = Statistics()
+    metrics_for = observability.metrics_for(per_label=settings.label_metrics)
+
+    def batch_observers_for(model: LoadedModel) -> BatchObserver:
+        return _BatchObservers(
+            metrics_for(model), statistics.observer_for(model.name, model.version)
+        )
+
     registry = ModelRegistry(
         RepositoryConfig(
             root=settings.model_repository,
@@ -53,7 +64,7 @@ def build_state(settings: Settings) -> ServiceState:
             workers=settings.workers,
         ),
         listeners=[observability.model_events(settings.shared_dir)],
-        batch_observer_for=observability.metrics_for(per_label=settings.label_metrics),
+        batch_observer_for=batch_observers_for,
     )
     roster = None
     if settings.shared_dir:
@@ -65,8 +76,20 @@ def build_state(settings: Settings) -> ServiceState:
         default_model=settings.default_model,
         readiness_checks=[roster.not_ready_reasons] if roster else [],
         on_request=note_inference,
+        statistics=statistics,
     )
     return ServiceState(settings, plane, roster)
+
+
+class _BatchObservers:
+    """Several observers of one batcher, told in turn."""
+
+    def __init__(self, *observers: BatchObserver) -> None:
+        self._observers = observers
+
+    def batch_done(self, report: BatchReport) -> None:
+        for observer in self._observers:
+            observer.batch_done(report)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,11 +101,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Load in the background so /health/live answers at once and /health/ready tells the progress.
         registry = state.plane.registry
         watcher = RepositoryWatcher(registry, settings.model_poll_seconds)
+        grpc_server = None
+        if settings.grpc_port:
+            # Imported here, only when gRPC is on: its protobuf messages cannot share a process with another copy of
+            # them (tritonclient's, in the test process that builds this app in-process).
+            from .grpc_server import GrpcServer
+
+            grpc_server = GrpcServer(state, app.title, app.version)
+            await grpc_server.start()
         watcher.start()
-        restore_signals = drain_on_signal(state, asyncio.get_running_loop())
+        on_drain = grpc_server.begin_stop if grpc_server else None
+        restore_signals = drain_on_signal(state, asyncio.get_running_loop(), on_drain)
         yield
         state.plane.draining = True
         restore_signals()
+        if grpc_server is not None:
+            # Calls in flight finish (within SHUTDOWN_GRACE_SECONDS) while the batchers still run.
+            await grpc_server.stop()
         await watcher.stop()
         await registry.close()
         observability.flush_label_metrics()
@@ -103,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in lean_routers:
         app.include_router(router)
     app.include_router(native.router)
+    app.include_router(v2_triton.router)  # ahead of v2.router: /v2/models/stats is not a model named "stats"
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)

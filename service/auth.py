@@ -27,17 +27,28 @@ def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
+def key_matches(keys: list[bytes], given: bytes) -> bool:
+    # Every key is compared, whatever matched: the time taken says nothing about which key is close.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(key, given)
+    return matched
+
+
+def bearer_refusal(keys: list[bytes], authorization: bytes) -> str | None:
+    """Why an `Authorization` value (HTTP header or gRPC metadata) is refused, or None when it carries a key."""
+    scheme, _, token = authorization.partition(b" ")
+    if scheme.lower() == b"bearer" and token.strip() and key_matches(keys, token.strip()):
+        return None
+    if authorization:
+        return "invalid API key"
+    return "missing API key: send the header 'Authorization: Bearer <key>'"
+
+
 class ApiKeyMiddleware:
     def __init__(self, app: ASGIApp, keys: list[str]) -> None:
         self.app = app
         self._keys = [key.encode() for key in keys]
-
-    def key_matches(self, given: bytes) -> bool:
-        # Every key is compared, whatever matched: the time taken says nothing about which key is close.
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(key, given)
-        return matched
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_open(scope["path"]):
@@ -48,14 +59,11 @@ class ApiKeyMiddleware:
             if name == b"authorization":
                 authorization = value
                 break
-        scheme, _, token = authorization.partition(b" ")
-        if scheme.lower() == b"bearer" and token.strip() and self.key_matches(token.strip()):
+        message = bearer_refusal(self._keys, authorization)
+        if message is None:
             await self.app(scope, receive, send)
             return
-        if authorization:
-            message, challenge = "invalid API key", b'Bearer error="invalid_token"'
-        else:
-            message, challenge = "missing API key: send the header 'Authorization: Bearer <key>'", b"Bearer"
+        challenge = b'Bearer error="invalid_token"' if authorization else b"Bearer"
         await send_json(send, 401, {"error": message}, [(b"www-authenticate", challenge)])
 
 

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def drain_on_signal(state: ServiceState, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-    """Wrap the current SIGTERM/SIGINT handlers; returns a function that restores them."""
+def drain_on_signal(
+    state: ServiceState, loop: asyncio.AbstractEventLoop, on_drain: Callable[[], None] | None = None
+) -> Callable[[], None]:
+    """Wrap the current SIGTERM/SIGINT handlers; returns a function that restores them. `on_drain` is called on
+    the loop when the drain starts, as uvicorn stops accepting (the gRPC server stops accepting then too)."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # signals reach the main thread only (e.g. an in-process test client)
     delay = state.settings.shutdown_delay_seconds
@@ -41,10 +44,17 @@ def drain_on_signal(state: ServiceState, loop: asyncio.AbstractEventLoop) -> Cal
             return
         if first and delay > 0:
             log.info("signal %s: readiness is 503, still serving for %.1fs before draining", sig, delay)
-            loop.call_soon_threadsafe(loop.call_later, delay, handler, sig, None)
+            loop.call_soon_threadsafe(loop.call_later, delay, drain, handler, sig)
         else:
             log.info("signal %s: readiness is 503, draining in-flight requests", sig)
+            if on_drain is not None:
+                loop.call_soon_threadsafe(on_drain)
             handler(sig, frame)  # a second signal during the delay stops at once
+
+    def drain(handler: Callable[[int, FrameType | None], object], sig: int) -> None:
+        if on_drain is not None:
+            on_drain()
+        handler(sig, None)
 
     for sig in DRAIN_SIGNALS:
         signal.signal(sig, handle)

@@ -46,7 +46,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 REQUESTS = Counter(
-    f"{PREFIX}_requests", "HTTP requests answered, by model, protocol and status.", ["model", "protocol", "status"]
+    f"{PREFIX}_requests", "Requests answered, by model, protocol and status.", ["model", "protocol", "status"]
 )
 REQUEST_SECONDS = Histogram(
     f"{PREFIX}_request_duration_seconds",
@@ -177,6 +177,9 @@ def worker_gone(pid: int | None = None) -> None:
         multiprocess.mark_process_dead(os.getpid() if pid is None else pid)
 
 
+GRPC = "grpc"  # the protocol label of gRPC calls; their status label is the gRPC code's name (OK, NOT_FOUND, ...)
+
+
 def protocol_of(path: str) -> str:
     if path.startswith("/v2/"):
         return "v2"
@@ -187,10 +190,10 @@ def protocol_of(path: str) -> str:
 
 # Labelled children by (model, protocol, status): `labels()` costs more than the increment itself. Bounded:
 # models are names the registry resolved, protocols and statuses are few.
-_request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_request_children: dict[tuple[str, str, int | str], tuple[Counter, Histogram]] = {}
 
 
-def observe_request(record: RequestRecord, protocol: str, status: int, seconds: float) -> None:
+def observe_request(record: RequestRecord, protocol: str, status: int | str, seconds: float) -> None:
     key = (record.model, protocol, status)
     children = _request_children.get(key)
     if children is None:

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     default_model: str = Field("", description="Model served by POST /predict; empty = the only model.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(8000, ge=1, le=65535)
+    grpc_port: int = Field(
+        8001, ge=0, le=65535, description="gRPC port (Open Inference Protocol v2, grpc.health.v1); 0 = no gRPC."
+    )
     # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1. Workers share metrics and repository
     # control through SHARED_DIR; each has its own batch queue (MAX_QUEUE_ROWS is per worker).
     workers: int = Field(

@@ -35,9 +35,19 @@ class RunningServer:
     def __init__(self, env: dict[str, str], wait_ready: bool = True, prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Every server its own gRPC port: on a shared one (SO_REUSEPORT) two test servers would split the calls.
+        self.grpc_port = int(env.get("GRPC_PORT") or free_port())
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         # One worker unless a test asks for more: most tests check one process's behaviour (queue limits, hot
         # swaps, drains); tests/service/test_workers.py checks several, and the default (auto) too.
-        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "WORKERS": "1", **env}
+        full_env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "GRPC_PORT": str(self.grpc_port),
+            "WORKERS": "1",
+            **env,
+        }
         self.process = subprocess.Popen(
             [*(prefix or []), sys.executable, "-m", "service"],
             cwd=ROOT,

@@ -24,6 +24,7 @@ from .errors import DeadlineExceeded, ModelNotFound, ModelNotReady
 from .inputs import columns_from_instances, to_arrays
 from .registry import ModelRegistry, ModelState, ServedModel
 from .repository_files import scan_repository
+from .statistics import Statistics, VersionStatistics
 from .types import (
     DRAINING,
     FAILED,
@@ -31,6 +32,7 @@ from .types import (
     PENDING,
     READY,
     UNLOADED,
+    BatchingPolicy,
     InferenceRequest,
     InferenceResult,
     ModelDescription,
@@ -60,6 +62,7 @@ class DataPlane:
         default_model: str = "",
         readiness_checks: Sequence[Callable[[], list[str]]] = (),
         on_request: RequestObserver | None = None,
+        statistics: Statistics | None = None,
     ) -> None:
         self.registry = registry
         self.request_timeout_ms = request_timeout_ms
@@ -68,6 +71,7 @@ class DataPlane:
         self.draining = False  # set on SIGTERM: readiness turns false while requests in flight finish
         self._readiness_checks = list(readiness_checks)
         self._on_request = on_request
+        self.statistics = statistics or Statistics()  # also the batchers' observers, when app.py wires them so
 
     # -- health ------------------------------------------------------------------------------------------
 
@@ -175,6 +179,10 @@ class DataPlane:
             )
         return served
 
+    def batching(self) -> BatchingPolicy:
+        config = self.registry.config
+        return BatchingPolicy(config.max_batch_size, config.max_batch_delay_ms, config.max_queue_rows)
+
     def default_model_name(self) -> str:
         if self.default_model:
             return self.default_model
@@ -187,6 +195,17 @@ class DataPlane:
 
     async def infer(self, served: ServedModel, request: InferenceRequest) -> InferenceResult:
         arrived_at = request.arrived_at if request.arrived_at is not None else time.monotonic()
+        model = served.model
+        counters = self.statistics.of(model.name, model.version)
+        try:
+            result = await self._infer(served, request, arrived_at)
+        except Exception:
+            counters.request_done(time.monotonic() - arrived_at, None, failed=True)
+            raise
+        counters.request_done(time.monotonic() - arrived_at, result.rows, failed=False)
+        return result
+
+    async def _infer(self, served: ServedModel, request: InferenceRequest, arrived_at: float) -> InferenceResult:
         deadline = request_deadline(arrived_at, self.request_timeout_ms, request.timeout_ms)
         model = served.model
         if self._on_request is not None:
@@ -216,6 +235,15 @@ class DataPlane:
                     "its rows were dropped if not yet run"
                 ) from None
         return InferenceResult(model.name, model.version, model.labels, probabilities, logits, thresholds)
+
+    def version_statistics(self, name: str | None = None, version: int | None = None) -> list[VersionStatistics]:
+        """The served versions' statistics (every model's when name is None); ModelNotFound for an unknown model
+        or a version that is not the one served."""
+        if name is None:
+            served = [s.served.model for s in self.registry.models.values() if s.served]
+        else:
+            served = [self.lookup(name, version).model]
+        return [self.statistics.of(model.name, model.version) for model in sorted(served, key=lambda m: m.name)]
 
     # -- repository --------------------------------------------------------------------------------------
 

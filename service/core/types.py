@@ -60,6 +60,15 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class BatchingPolicy:
+    """How requests are batched, the same for every model: for clients that read a model's configuration."""
+
+    max_batch_size: int  # rows in one request and in one ONNX Runtime call
+    max_delay_ms: float  # how long a batch waits for more rows
+    max_queue_rows: int  # rows waiting per model before requests are refused
+
+
+@dataclass(frozen=True)
 class ModelDescription:
     """One model as the repository knows it, served or not. `state` is one of MODEL_STATES."""
 

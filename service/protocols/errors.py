@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grpc import StatusCode
+
 from ..core.errors import (
     DeadlineExceeded,
     InvalidInput,
@@ -30,6 +32,19 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     DeadlineExceeded: 504,
 }
 
+# gRPC's codes for the same errors: a client's mistake is never UNKNOWN or INTERNAL. A message over MAX_BODY_BYTES
+# never reaches this mapping: the server's receive limit refuses it with RESOURCE_EXHAUSTED.
+GRPC_STATUS: dict[type[ServiceError], StatusCode] = {
+    InvalidInput: StatusCode.INVALID_ARGUMENT,
+    ModelLoadFailed: StatusCode.INVALID_ARGUMENT,  # as Triton answers a load that fails
+    ModelNotFound: StatusCode.NOT_FOUND,
+    PayloadTooLarge: StatusCode.RESOURCE_EXHAUSTED,
+    UnsupportedMediaType: StatusCode.INVALID_ARGUMENT,
+    ModelNotReady: StatusCode.UNAVAILABLE,
+    Overloaded: StatusCode.UNAVAILABLE,
+    DeadlineExceeded: StatusCode.DEADLINE_EXCEEDED,
+}
+
 
 def http_status(error: ServiceError) -> int:
     for kind in type(error).__mro__:
@@ -42,3 +57,10 @@ def http_headers(error: ServiceError) -> dict[str, str] | None:
     if isinstance(error, Overloaded):
         return {"Retry-After": str(error.retry_after_seconds)}
     return None
+
+
+def grpc_status(error: ServiceError) -> StatusCode:
+    for kind in type(error).__mro__:
+        if kind in GRPC_STATUS:
+            return GRPC_STATUS[kind]
+    return StatusCode.INTERNAL

@@ -136,7 +136,7 @@ TFSERVING_PREDICT_RESPONSE_EXAMPLE = {
 V2_SERVER_METADATA_EXAMPLE = {
     "name": "sigmoid-serve",
     "version": "0.1.0",
-    "extensions": ["binary_tensor_data", "model_repository"],
+    "extensions": ["binary_tensor_data", "model_repository", "model_configuration", "statistics"],
 }
 V2_HEALTH_EXAMPLES = {"live": {"live": True}, "ready": {"ready": True}}
 V2_MODEL_READY_EXAMPLE = {"name": DEMO_MODEL, "ready": True}
@@ -204,3 +204,55 @@ V2_REPOSITORY_INDEX_DOC = {
         },
     }
 }
+
+# Triton's model configuration and statistics extensions (/v2/models/{name}/config, .../stats), with the defaults.
+V2_MODEL_CONFIG_EXAMPLE = {
+    "name": DEMO_MODEL,
+    "platform": "onnxruntime_onnx",
+    "backend": "onnxruntime",
+    "version_policy": {"latest": {"num_versions": 1}},
+    "max_batch_size": 64,
+    "input": [{"name": DEMO_INPUT, "data_type": "TYPE_FP32", "format": "FORMAT_NONE", "dims": [64]}],
+    "output": [
+        {"name": "probabilities", "data_type": "TYPE_FP32", "dims": [5]},
+        {"name": "logits", "data_type": "TYPE_FP32", "dims": [5]},
+        {"name": "predictions", "data_type": "TYPE_BOOL", "dims": [5]},
+    ],
+    "dynamic_batching": {"max_queue_delay_microseconds": 0},
+    "instance_group": [{"name": DEMO_MODEL, "kind": "KIND_CPU", "count": 1}],
+    "default_model_filename": "model.onnx",
+    "parameters": {
+        "labels": {"string_value": json.dumps(DEMO_LABELS, separators=(",", ":"))},
+        "thresholds": {"string_value": json.dumps(DEMO_THRESHOLDS, separators=(",", ":"))},
+    },
+}
+_NONE = {"count": 0, "ns": 0}
+V2_MODEL_STATS_EXAMPLE = {
+    "model_stats": [
+        {
+            "name": DEMO_MODEL,
+            "version": str(DEMO_VERSION),
+            "last_inference": 1795910000000,
+            "inference_count": 12,
+            "execution_count": 9,
+            "inference_stats": {
+                "success": {"count": 10, "ns": 4_210_000},
+                "fail": {"count": 1, "ns": 95_000},
+                "queue": {"count": 10, "ns": 310_000},
+                "compute_input": _NONE,
+                "compute_infer": {"count": 10, "ns": 190_000},
+                "compute_output": _NONE,
+                "cache_hit": _NONE,
+                "cache_miss": _NONE,
+            },
+            "response_stats": {},
+            "batch_stats": [
+                {"batch_size": 1, "compute_input": _NONE, "compute_infer": {"count": 8, "ns": 120_000},
+                 "compute_output": _NONE},
+                {"batch_size": 3, "compute_input": _NONE, "compute_infer": {"count": 1, "ns": 24_000},
+                 "compute_output": _NONE},
+            ],
+            "memory_usage": [],
+        }
+    ]
+}  # fmt: skip

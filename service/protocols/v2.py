@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from ..core.errors import InvalidInput, UnsupportedMediaType, as_sent
-from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
-from ..core.types import InferenceResult, ModelDescription
+from ..core.types import ModelDescription
+from . import v2_documents
 from .examples import (
     V2_HEALTH_EXAMPLES,
     V2_INFER_RESPONSE_EXAMPLE,
@@ -36,30 +35,27 @@ from .http import (
     read_body,
     service_state,
 )
-from .json_body import dump_json
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
     HEADER_LENGTH,
-    datatype_of,
     decode_inputs,
     encode_response,
     request_threshold,
     requested_outputs,
     split_body,
 )
+from .v2_documents import MODEL_EXTENSIONS, OUTPUTS, output_tensors
 
-# Triton's names: binary tensors (v2_codec.py) and model repository control (v2_repository.py).
-EXTENSIONS = [BINARY_EXTENSION, "model_repository"]
+# Triton's names: binary tensors (v2_codec.py), model repository control (v2_repository.py), model configuration
+# and statistics (v2_triton.py).
+EXTENSIONS = [BINARY_EXTENSION, *MODEL_EXTENSIONS]
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 # The hot path: included ahead of the other routers (FastAPI tries routes in order) and without per-request
 # dependency solving.
 infer_router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], route_class=LeanRoute)
 
-OUTPUT_PREDICTIONS = "predictions"
-OUTPUTS = [OUTPUT_PROBABILITIES, OUTPUT_LOGITS, OUTPUT_PREDICTIONS]
-PLATFORM = "onnxruntime_onnx"
 BINARY_TYPES = ("application/octet-stream",)
 
 
@@ -144,19 +140,11 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
     if request_id is not None:
         document["id"] = request_id
-    tensors = _output_tensors(result)
+    tensors = output_tensors(result)
     content, json_length = encode_response(document, [(o, tensors[o.name]) for o in outputs])
     if json_length is None:
         return Response(content, media_type="application/json")
     return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(json_length)})
-
-
-def _output_tensors(result: InferenceResult) -> dict[str, np.ndarray]:
-    return {
-        OUTPUT_PROBABILITIES: result.probabilities,
-        OUTPUT_LOGITS: result.logits,
-        OUTPUT_PREDICTIONS: result.multi_hot.astype(np.bool_),
-    }
 
 
 def _check_content_headers(request: Request) -> None:
@@ -172,24 +160,7 @@ def _check_content_headers(request: Request) -> None:
 
 
 def _model_metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
-    model = data_plane(request).lookup(name, version).model  # 503 when it is not served
-    n_labels = len(model.labels)
-    return {
-        "name": model.name,
-        "versions": [str(model.version)],
-        "platform": PLATFORM,
-        "inputs": [
-            {"name": s.name, "datatype": datatype_of(s.dtype), "shape": [-1 if d is None else d for d in s.shape]}
-            for s in model.inputs
-        ],
-        "outputs": [
-            {"name": OUTPUT_PROBABILITIES, "datatype": "FP32", "shape": [-1, n_labels]},
-            {"name": OUTPUT_LOGITS, "datatype": "FP32", "shape": [-1, n_labels]},
-            {"name": OUTPUT_PREDICTIONS, "datatype": "BOOL", "shape": [-1, n_labels]},
-        ],
-        # v2 parameter values are scalars: the lists travel as JSON text, as in the ONNX metadata_props.
-        "parameters": {"labels": _json_text(model.labels), "thresholds": _json_text(model.thresholds)},
-    }
+    return v2_documents.model_metadata(data_plane(request).lookup(name, version).model)  # 503 when it is not served
 
 
 def _model_ready(request: Request, name: str, version: int | None) -> Response:
@@ -210,7 +181,3 @@ def _not_ready_reason(model: ModelDescription, version: int | None) -> str:
 def _status(content: dict[str, Any], key: str = "live") -> Response:
     # Kubernetes probes read the status code, not the body.
     return json_response(content, 200 if content[key] else 503)
-
-
-def _json_text(value: object) -> str:
-    return dump_json(value).decode()

@@ -39,7 +39,7 @@ DATATYPES: dict[str, np.dtype] = {
 UNSUPPORTED_DATATYPES = {"BYTES", "BF16"}
 _NAMES_BY_DTYPE = {dtype: name for name, dtype in DATATYPES.items()}
 # Parameters asking for features this server does not have: refusing beats silently ignoring them.
-_UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset", "classification")
+UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset", "classification")
 
 
 def datatype_of(dtype: np.dtype) -> str:
@@ -86,10 +86,7 @@ def decode_inputs(
         if name in arrays:
             raise InvalidInput(f"input {name!r} is given twice")
         dtype, shape = _datatype_and_shape(tensor)
-        if name in model_dtypes and dtype != model_dtypes[name]:
-            raise InvalidInput(
-                f"input {name!r} takes datatype {datatype_of(model_dtypes[name])}, got {datatype_of(dtype)}"
-            )
+        check_model_dtype(name, dtype, model_dtypes)
         parameters = _parameters(tensor, f"input {name!r}")
         if "binary_data_size" in parameters:
             size = parameters["binary_data_size"]
@@ -104,7 +101,7 @@ def decode_inputs(
                     f"input {name!r}: binary_data_size {size} runs past the end of the body "
                     f"({len(binary) - offset} binary bytes left; check Inference-Header-Content-Length)"
                 )
-            arrays[name] = _from_bytes(name, binary[offset : offset + size], dtype, shape)
+            arrays[name] = from_bytes(name, binary[offset : offset + size], dtype, shape)
             offset += size
         elif "data" in tensor:
             arrays[name] = _from_json(name, tensor["data"], dtype, shape)
@@ -164,13 +161,25 @@ def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ..
     name, datatype, shape = tensor["name"], tensor.get("datatype"), tensor.get("shape")
     if not isinstance(datatype, str):
         raise InvalidInput(f"input {name!r}: 'datatype' must be a string such as \"FP32\", got {as_sent(datatype)}")
+    dtype = dtype_of(name, datatype)
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers, got {as_sent(shape)}")
+    return dtype, tuple(shape)
+
+
+def dtype_of(name: str, datatype: str) -> np.dtype:
+    """The numpy dtype of input `name`'s v2 datatype, or InvalidInput naming what is accepted."""
     if datatype in UNSUPPORTED_DATATYPES:
         raise InvalidInput(f"input {name!r}: datatype {datatype} is not supported; these models take numbers")
     if datatype not in DATATYPES:
         raise InvalidInput(f"input {name!r}: unknown datatype {datatype!r}; use one of {sorted(DATATYPES)}")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers, got {as_sent(shape)}")
-    return DATATYPES[datatype], tuple(shape)
+    return DATATYPES[datatype]
+
+
+def check_model_dtype(name: str, dtype: np.dtype, model_dtypes: dict[str, np.dtype]) -> None:
+    """A known input declared with another datatype is refused, as Triton does; unknown names are the core's."""
+    if name in model_dtypes and dtype != model_dtypes[name]:
+        raise InvalidInput(f"input {name!r} takes datatype {datatype_of(model_dtypes[name])}, got {datatype_of(dtype)}")
 
 
 def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
@@ -179,7 +188,7 @@ def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
         return {}
     if not isinstance(parameters, dict):
         raise InvalidInput(f"'parameters' of {what} must be an object")
-    for key in _UNSUPPORTED_PARAMETERS:
+    for key in UNSUPPORTED_PARAMETERS:
         if key in parameters:
             raise InvalidInput(f"parameter {key!r} of {what} is not supported by this server")
     return parameters
@@ -192,11 +201,13 @@ def _flag(parameters: dict[str, Any], key: str, what: str) -> bool:
     return value
 
 
-def _from_bytes(name: str, data: memoryview, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+def from_bytes(
+    name: str, data: memoryview | bytes, dtype: np.dtype, shape: tuple[int, ...], size_name: str = "binary_data_size"
+) -> np.ndarray:
     expected = math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         raise InvalidInput(
-            f"input {name!r}: binary_data_size is {len(data)} bytes but shape {list(shape)} of "
+            f"input {name!r}: {size_name} is {len(data)} bytes but shape {list(shape)} of "
             f"{datatype_of(dtype)} needs {expected}"
         )
     # Straight from the request bytes: no per-element Python objects on the path for large tensors.

@@ -46,7 +46,8 @@ def test_compose_files_validate(files: list[str]) -> None:
 @pytest.fixture
 def compose_project(serve_image: str) -> Iterator[tuple[str, dict[str, str]]]:
     project = f"sigmoid-serve-test-{uuid.uuid4().hex[:8]}"
-    env = {"SERVE_IMAGE": serve_image, "SERVE_PORT": str(free_port()), "HEALTHCHECK_INTERVAL": "1s"}
+    env = {"SERVE_IMAGE": serve_image, "SERVE_PORT": str(free_port()), "SERVE_GRPC_PORT": str(free_port())}
+    env["HEALTHCHECK_INTERVAL"] = "1s"
     yield project, env
     compose("-p", project, "down", "--volumes", "--remove-orphans", env=env)
 

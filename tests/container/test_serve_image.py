@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import httpx
 import numpy as np
 import pytest
+import tritonclient.grpc as triton_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.container.docker import Container, docker, inspect, readable_by_container
 from tests.onnx_models import linear_model
@@ -32,7 +35,8 @@ def started() -> Iterator[list[Container]]:
 
 def run_serving(image: str, started: list[Container], **kwargs) -> tuple[Container, str]:
     port = free_port()
-    env = {"HOST": "127.0.0.1", "PORT": str(port), **kwargs.pop("env", {})}
+    # Host networking: each container its own gRPC port too (the default 8001 may be taken on this machine).
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "GRPC_PORT": str(free_port()), **kwargs.pop("env", {})}
     container = Container(image, READ_ONLY + kwargs.pop("options", []), env=env, **kwargs)
     started.append(container)
     container.wait_healthy()
@@ -43,11 +47,12 @@ def test_image_metadata(serve_image: str) -> None:
     config = inspect(serve_image)["Config"]
     assert config["User"] == "10001:10001"
     assert config["Entrypoint"] == ["python", "-m", "service"]
-    assert "8000/tcp" in config["ExposedPorts"]
+    assert {"8000/tcp", "8001/tcp"} <= set(config["ExposedPorts"])
     env = dict(item.split("=", 1) for item in config["Env"])
-    assert {k: env[k] for k in ("HOST", "PORT", "MODEL_REPOSITORY")} == {
+    assert {k: env[k] for k in ("HOST", "PORT", "GRPC_PORT", "MODEL_REPOSITORY")} == {
         "HOST": "0.0.0.0",
         "PORT": "8000",
+        "GRPC_PORT": "8001",
         "MODEL_REPOSITORY": "/models",
     }
     assert env["PYTHONDONTWRITEBYTECODE"] == env["PYTHONUNBUFFERED"] == "1"
@@ -77,6 +82,19 @@ def test_demo_model_served_read_only_as_non_root(serve_image: str, started: list
     assert httpx.get(f"{url}/v2/health/live").json() == {"live": True}
     assert httpx.get(f"{url}/v2/health/ready").json() == {"ready": True}
     assert httpx.get(f"{url}/v2/models/digits/ready").status_code == 200
+    # gRPC on GRPC_PORT: the health service a Kubernetes grpc probe calls, and an inference with raw tensors.
+    env = dict(item.split("=", 1) for item in inspect(container.id)["Config"]["Env"])
+    target = f"127.0.0.1:{env['GRPC_PORT']}"
+    with grpc.insecure_channel(target) as channel:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    client = triton_grpc.InferenceServerClient(target)
+    pixels = triton_grpc.InferInput("pixels", [len(EXAMPLES["instances"]), 64], "FP32")
+    pixels.set_data_from_numpy(np.array(EXAMPLES["instances"], np.float32))
+    predictions = client.infer("digits", [pixels]).as_numpy("predictions")
+    client.close()
+    labels = ["even", "prime", "at_least_5", "closed_loop", "multiple_of_3"]
+    assert [[label for label, hot in zip(labels, row, strict=True) if hot] for row in predictions] == EXAMPLES["labels"]
 
 
 def test_mounted_repository_replaces_the_baked_in_one(

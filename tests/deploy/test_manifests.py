@@ -86,7 +86,9 @@ def test_deployment_probes_security_and_drain_timing() -> None:
     assert container["ports"][0]["containerPort"] == int(env["PORT"])
     assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    # Readiness over gRPC health, on the container's gRPC port (the same readiness as /health/ready).
+    grpc_port = next(p for p in container["ports"] if p["name"] == "grpc")["containerPort"]
+    assert grpc_port == int(env["GRPC_PORT"]) and container["readinessProbe"]["grpc"] == {"port": grpc_port}
     assert container["resources"]["requests"] and container["resources"]["limits"]
 
     assert spec["securityContext"]["runAsNonRoot"] is True
@@ -116,7 +118,9 @@ def test_service_hpa_and_pdb_point_at_the_deployment() -> None:
     (metric,) = CORE["HorizontalPodAutoscaler"]["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert CORE["Service"]["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+    assert [p["targetPort"] for p in CORE["Service"]["spec"]["ports"]] == [p["name"] for p in container["ports"]]
+    grpc = next(p for p in CORE["Service"]["spec"]["ports"] if p["name"] == "grpc")
+    assert grpc["appProtocol"] == "kubernetes.io/h2c"
     assert container["image"] == "sigmoid-serve:0.1.0"
 
 
@@ -125,7 +129,7 @@ def test_kserve_objects_structure() -> None:
     assert runtime["apiVersion"] == "serving.kserve.io/v1alpha1"
     assert service["apiVersion"] == "serving.kserve.io/v1beta1"
     assert {f["name"] for f in runtime["spec"]["supportedModelFormats"]} == {"onnx"}
-    assert runtime["spec"]["protocolVersions"] == ["v2"]
+    assert runtime["spec"]["protocolVersions"] == ["v2", "grpc-v2"]
     model = service["spec"]["predictor"]["model"]
     assert model["runtime"] == runtime["metadata"]["name"]
     assert model["modelFormat"]["name"] == "onnx"
@@ -137,6 +141,8 @@ def test_kserve_objects_structure() -> None:
     assert env["MODEL_REPOSITORY"] == "/mnt/models"  # where KServe's storage initializer puts storageUri
     assert container["ports"][0]["containerPort"] == int(env["PORT"])
     assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": int(env["PORT"])}
+    h2c = next(p for p in container["ports"] if p.get("name") == "h2c")
+    assert h2c["containerPort"] == int(env["GRPC_PORT"])
     assert container["securityContext"]["runAsUser"] == IMAGE_UID
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
 from service.app import create_app
 from service.core import errors
 from service.core.types import InferenceRequest
-from service.protocols.errors import HTTP_STATUS, http_status
+from service.protocols.errors import GRPC_STATUS, HTTP_STATUS, grpc_status, http_status
 from service.settings import Settings
 from tests.onnx_models import linear_model
 
@@ -21,6 +22,14 @@ def test_every_core_error_has_a_status_and_none_is_a_500() -> None:
     kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, errors.ServiceError)]
     assert set(kinds) - {errors.ServiceError} == set(HTTP_STATUS)
     assert all(400 <= http_status(kind("x")) < 600 and http_status(kind("x")) != 500 for kind in HTTP_STATUS)
+
+
+def test_every_core_error_has_a_grpc_status_and_none_is_a_server_fault() -> None:
+    kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, errors.ServiceError)]
+    assert set(kinds) - {errors.ServiceError} == set(GRPC_STATUS)
+    server_faults = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.OK}
+    assert not {grpc_status(kind("x")) for kind in GRPC_STATUS} & server_faults
+    assert grpc_status(errors.ServiceError("x")) == grpc.StatusCode.INTERNAL  # a new kind nobody mapped
 
 
 @pytest.fixture
