@@ -48,9 +48,7 @@ def build_state(settings: Settings) -> ServiceState:
     metrics_for = observability.metrics_for(per_label=settings.label_metrics)
 
     def batch_observers_for(model: LoadedModel) -> BatchObserver:
-        return _BatchObservers(
-            metrics_for(model), statistics.observer_for(model.name, model.version)
-        )
+        return _BatchObservers(metrics_for(model), statistics.observer_for(model.name, model.version))
 
     registry = ModelRegistry(
         RepositoryConfig(

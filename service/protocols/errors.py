@@ -42,6 +42,7 @@ GRPC_STATUS: dict[type[ServiceError], StatusCode] = {
     UnsupportedMediaType: StatusCode.INVALID_ARGUMENT,
     ModelNotReady: StatusCode.UNAVAILABLE,
     Overloaded: StatusCode.UNAVAILABLE,
+    RepositoryControlFailed: StatusCode.UNAVAILABLE,
     DeadlineExceeded: StatusCode.DEADLINE_EXCEEDED,
 }
 
