@@ -85,7 +85,7 @@ bench: $(VENV)/.dev-installed
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq nghttp2-client)
-	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 	$(PY) -m bench.optimized
 
 # The gRPC messages and service stubs, from service/protocols/grpc_messages/*.proto (committed; a test checks that

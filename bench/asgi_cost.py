@@ -64,12 +64,12 @@ async def main(
     from service.settings import Settings
 
     app = create_app(Settings(model_repository=repository))
-    state = app.state.service
-    await state.registry.load_all()
+    registry = app.state.service.plane.registry
+    await registry.load_all()
     try:
         return await drive(app, body, requests, concurrency, path, header_length)
     finally:
-        await state.registry.close()
+        await registry.close()
 
 
 if __name__ == "__main__":

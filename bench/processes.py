@@ -76,6 +76,8 @@ class Server:
     command: list[str]
     env: dict[str, str]
     cpus: str | None = None  # taskset CPU list for the server, None = not pinned
+    root: Path = ROOT  # the checkout it runs from (another commit's, for a baseline)
+    protocols: tuple[str, ...] | None = None  # the protocols measured on it (None: every one it answers)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     cold_start_s: float | None = None
@@ -88,13 +90,13 @@ class Server:
         command = [part.replace("{port}", str(self.port)) for part in self.command]
         if self.cpus:
             command = ["taskset", "-c", self.cpus, *command]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        env = {**os.environ, "PYTHONPATH": str(self.root), **self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         started = time.perf_counter()
         # A file, not a pipe: a pipe nobody reads fills up, and a server blocked writing its log answers nothing.
         self.log_path = ROOT / "bench" / "work" / "logs" / f"{self.name}-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log_file:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         deadline = started + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from .baseline import comparison
+
 SERVER_NAMES = {
     "service": "sigmoid-serve",
     "service-1w": "sigmoid-serve WORKERS=1",
+    "service-labels-off": "sigmoid-serve LABEL_METRICS=false",
+    "baseline": "sigmoid-serve at the baseline commit",
     "minimal": "minimal FastAPI + ORT",
     "naive": "naive FastAPI + Keras",
 }
 
 
 def _cell(run: dict, kind: str, server: str, protocol: str, c: int) -> dict | None:
-    for cell in run["models"][kind]["cells"]:
+    for cell in run["models"].get(kind, {}).get("cells", []):
         if (cell["server"], cell["protocol"], cell["c"]) == (server, protocol, c):
             return cell
     return None
@@ -77,12 +81,30 @@ def render(run: dict) -> str:
                 f"{_rows(best):,.0f} rows/s (c={best['c']}) = {share:.0%} of raw ONNX Runtime's best "
                 f"{_best(run['models'][kind]):,.0f} rows/s"
             )
+    lines += _label_metrics_cost(run) + comparison(run)
     return "\n".join(lines + ["", "Targets:", ""] + _targets(run)) + "\n"
+
+
+def _label_metrics_cost(run: dict) -> list[str]:
+    """The per-label metrics' cost: the MLP's requests/s with them on (the default) and off, in the same run."""
+    lines = []
+    for c in (1, 8, 64):
+        on, off = _cell(run, "mlp", "service", "json", c), _cell(run, "mlp", "service-labels-off", "json", c)
+        if "mlp" in run["models"] and on and off and off["rps"]:
+            lines.append(
+                f"- mlp JSON c={c}: per-label metrics on {on['rps']:,.0f} req/s, off {off['rps']:,.0f} req/s "
+                f"({on['rps'] / off['rps'] - 1:+.1%})"
+            )
+    return ["", "Per-label metrics (same run):", "", *lines] if lines else []
 
 
 def _targets(run: dict) -> list[str]:
     """The issue's targets, judged for the defaults (`service`) and, where measured, for `WORKERS=1`."""
     checks = []
+    on, off = (_cell(run, "mlp", s, "json", 64) for s in ("service", "service-labels-off"))
+    if on and off and off["rps"]:
+        cost = 1 - on["rps"] / off["rps"]
+        checks.append(_check("per-label metrics cost <= 5% of the MLP's req/s at c=64", cost <= 0.05, f"{cost:+.1%}"))
     for server in ("service", "service-1w"):
         if any(c["server"] == server for data in run["models"].values() for c in data["cells"]):
             checks += _targets_of(run, server, "" if server == "service" else " [WORKERS=1]")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .baseline import REST_PROTOCOLS, checkout
 from .grpc_load import GRPC_RAW, grpc_body, is_grpc, run_h2load
 from .load import Body, json_body, one_row, run_wrk, v2_binary_body
 from .processes import PYTHON, ROOT, Server, free_port, loads_tensorflow, rss_mb
@@ -75,7 +76,9 @@ def probe(url: str, body: Body) -> bool:
         return False
 
 
-def servers_for(kind: str, models: dict, cpus: str | None, service_env: dict[str, str]) -> list[tuple[Server, str]]:
+def servers_for(
+    kind: str, models: dict, cpus: str | None, service_env: dict[str, str], baseline: Path | None
+) -> list[tuple[Server, str]]:
     repository = WORK / f"serve_{kind}"
     link = repository / kind / "1" / "model.onnx"
     if not link.exists():
@@ -99,6 +102,41 @@ def servers_for(kind: str, models: dict, cpus: str | None, service_env: dict[str
                 cpus,
             ),
             "/predict",
+        ),
+        # The cost of the per-label metrics: the same service with them off, on the MLP (where it shows most).
+        *(
+            [
+                (
+                    Server(
+                        "service-labels-off",
+                        [PYTHON, "-m", "service"],
+                        {**service_env, "LABEL_METRICS": "false", "GRPC_PORT": str(free_port())},
+                        cpus,
+                        protocols=("json",),
+                    ),
+                    "/predict",
+                )
+            ]
+            if kind == "mlp"
+            else []
+        ),
+        # Another commit of this service (--baseline), on the REST rows.
+        *(
+            [
+                (
+                    Server(
+                        "baseline",
+                        [PYTHON, "-m", "service"],
+                        service_env,
+                        cpus,
+                        root=baseline,
+                        protocols=REST_PROTOCOLS,
+                    ),
+                    "/predict",
+                )
+            ]
+            if baseline
+            else []
         ),
         (Server("minimal", minimal, {"MODEL_PATH": models[kind]["onnx"]}, cpus), "/predict"),
         (Server("naive", naive, {"KERAS_PATH": models[kind]["keras"]}, cpus), "/predict"),
@@ -125,8 +163,11 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             for n in CLIENT_BATCHES
         },
     }
+    baseline = args.baseline_folder
     chosen = [
-        (srv, path) for srv, path in servers_for(kind, models, server_cpus, service_env) if srv.name in args.servers
+        (srv, path)
+        for srv, path in servers_for(kind, models, server_cpus, service_env, baseline)
+        if srv.name in args.servers or (srv.name == "baseline" and baseline)
     ]
     targets, servers = [], {}
     try:
@@ -136,12 +177,13 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             servers[server.name] = {"cold_start_s": server.cold_start_s, "tensorflow_loaded": loads_tensorflow(pid)}
             targets.append((server, "json", server.url + path))
             v2_url = f"{server.url}/v2/models/{kind}/infer"
-            if server.name.startswith("service") and probe(v2_url, bodies["v2-binary"]):
+            if server.name.startswith(("service", "baseline")) and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
                 targets += [(server, batched(n), v2_url) for n in CLIENT_BATCHES]
                 targets.append((server, GRPC_RAW, v2_url))
                 if kind == "cnn":
                     targets += [(server, grpc_batched(n), v2_url) for n in CLIENT_BATCHES]
+        targets = [(s, protocol, url) for s, protocol, url in targets if s.protocols is None or protocol in s.protocols]
 
         def load(server: Server, protocol: str, url: str, connections: int, window: float) -> dict:
             if is_grpc(protocol):
@@ -190,11 +232,15 @@ def main() -> None:
     parser.add_argument("--server-cpus", default=None, help="taskset CPU list for servers (default: not pinned)")
     parser.add_argument("--wrk-cpus", default=None, help="taskset CPU list for wrk (default: not pinned)")
     parser.add_argument("--models", default="mlp,cnn")
-    parser.add_argument("--servers", default="service,service-1w,minimal,naive")
+    parser.add_argument("--servers", default="service,service-1w,service-labels-off,minimal,naive")
+    parser.add_argument("--baseline", default="", help="a git commit of this service to measure beside it (REST rows)")
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for this service (repeat)")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw ONNX Runtime measurement")
     args = parser.parse_args()
+    args.baseline_folder = None
+    if args.baseline:
+        args.baseline, args.baseline_folder = checkout(args.baseline)
     from service.settings import Settings
 
     settings = Settings(**{k.lower(): v for k, v in (item.split("=", 1) for item in args.service_env)})
@@ -205,6 +251,7 @@ def main() -> None:
         "pinning": {"server": args.server_cpus, "wrk": args.wrk_cpus},
         "seconds_per_cell": args.seconds,
         "rounds": args.rounds,
+        "baseline": args.baseline or None,
         "settings": {
             k: getattr(settings, k)
             for k in ("workers", "ort_intra_op_threads", "max_batch_size", "max_batch_delay_ms", "max_queue_rows")

@@ -60,3 +60,20 @@ def test_targets_are_judged_from_the_cells_of_the_run() -> None:
     assert "- met: CNN v2-binary x64 (64 rows/request) >= 50% of raw ORT best rows/s [WORKERS=1] (54%)" in report
     assert "- cnn: sigmoid-serve WORKERS=1 v2-binary x64 (64 rows/request) best 10,880 rows/s (c=8)" in report
     assert "MLP c=64 p99 <= 25 ms [WORKERS=1]" not in report
+
+
+def test_the_baseline_commit_and_the_per_label_metrics_cost_are_judged_from_the_cells() -> None:
+    measured = run()
+    measured["baseline"] = "abc1234"
+    measured["models"]["mlp"]["cells"] += [
+        cell("baseline", "json", 64, 3100),  # 3000 / 3100 = 0.97: within 5%
+        cell("service", "v2-binary", 64, 2000),
+        cell("baseline", "v2-binary", 64, 2500),  # 0.80: not
+        cell("service-labels-off", "json", 64, 3090),  # on 3000 / off 3090: 2.9% cost
+    ]
+    report = render(measured)
+    assert "- mlp json c=64: 3,000 / 3,100 = 0.97x" in report
+    assert "- mlp v2-binary c=64: 2,000 / 2,500 = 0.80x" in report
+    assert "- NOT met: every REST row within 5% of abc1234 or faster (lowest 0.80x)" in report
+    assert "- met: per-label metrics cost <= 5% of the MLP's req/s at c=64 (+2.9%)" in report
+    assert "per-label metrics on 3,000 req/s, off 3,090 req/s (-2.9%)" in report
