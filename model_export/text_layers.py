@@ -126,6 +126,11 @@ def _spec(
     oov_start = 1 if mask_token is not None and mode == "int" else 0
     token_start = oov_start + lookup.num_oov_indices
     vocabulary = [str(token) for token in layer.get_vocabulary(include_special_tokens=True)][token_start:]
+    if not vocabulary:
+        raise ExportError(
+            f"{type(layer).__name__} layer '{layer.name}' has an empty vocabulary: it was never adapted, or it was "
+            "saved in the legacy .h5 format, which drops an adapted vocabulary. Save the model as .keras."
+        )
     depth = None
     idf_weights = None
     if mode != "int":

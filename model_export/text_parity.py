@@ -109,11 +109,17 @@ def _needs_token(plan: TextPlan, inputs: Sequence[Any], reference: Callable) -> 
         fillers.setdefault(use.input_name, next((t for t in use.spec.vocabulary if t), "a"))
     numbers = {s.name: np.zeros((1, *(d or 1 for d in s.shape[1:])), s.dtype) for s in inputs if s.dtype != STRING}
     for probed in fillers:
+        if all(needs[use.spec.feeds] for use in plan.uses if use.input_name == probed):
+            continue  # variable-length: a zero-length sequence, which is a 400 whatever Keras makes of it
         texts = {name: ["" if name == probed else filler] for name, filler in fillers.items()}
-        answer = reference(keras_batch(inputs, plan, {**numbers, **texts})).probabilities
-        if not np.all(np.isfinite(answer)):
-            for use in plan.uses:
-                needs[use.spec.feeds] |= use.input_name == probed
+        try:
+            with np.errstate(invalid="ignore"):  # NaN is the answer being looked for
+                answer = reference(keras_batch(inputs, plan, {**numbers, **texts})).probabilities
+            answered = bool(np.all(np.isfinite(answer)))
+        except Exception:  # Keras itself cannot score such a text (TensorFlow raises many types)
+            answered = False
+        for use in plan.uses:
+            needs[use.spec.feeds] |= use.input_name == probed and not answered
     return needs
 
 
