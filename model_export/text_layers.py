@@ -125,12 +125,7 @@ def _spec(
     mask_token = lookup.mask_token
     oov_start = 1 if mask_token is not None and mode == "int" else 0
     token_start = oov_start + lookup.num_oov_indices
-    vocabulary = [str(token) for token in layer.get_vocabulary(include_special_tokens=True)][token_start:]
-    if not vocabulary:
-        raise ExportError(
-            f"{type(layer).__name__} layer '{layer.name}' has an empty vocabulary: it was never adapted, or it was "
-            "saved in the legacy .h5 format, which drops an adapted vocabulary. Save the model as .keras."
-        )
+    vocabulary = _table_vocabulary(layer, lookup, token_start)
     depth = None
     idf_weights = None
     if mode != "int":
@@ -156,3 +151,24 @@ def _spec(
         idf_weights=idf_weights,
         needs_token=needs_token,
     )
+
+
+def _table_vocabulary(layer: Any, lookup: Any, token_start: int) -> list[str]:
+    """The tokens of the layer's lookup table in id order, read as TensorFlow holds them.
+
+    Not get_vocabulary(): it goes through fixed-width numpy strings, which drop a token's trailing NUL bytes."""
+    keys, values = (tensor.numpy() for tensor in lookup.lookup_table.export())
+    order = np.argsort(values, kind="stable")
+    ids = values[order]
+    where = f"{type(layer).__name__} layer '{layer.name}'"
+    if not len(ids):
+        raise ExportError(
+            f"{where} has an empty vocabulary: it was never adapted, or it was saved in the legacy .h5 format, "
+            "which drops an adapted vocabulary. Save the model as .keras."
+        )
+    if not np.array_equal(ids, np.arange(token_start, token_start + len(ids))):
+        raise ExportError(f"{where} has vocabulary ids that are not consecutive from {token_start}")
+    try:
+        return [bytes(keys[i]).decode("utf-8") for i in order]
+    except UnicodeDecodeError:
+        raise ExportError(f"{where} has a vocabulary token that is not valid UTF-8 text") from None
