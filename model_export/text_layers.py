@@ -157,10 +157,15 @@ def _table_vocabulary(layer: Any, lookup: Any, token_start: int) -> list[str]:
     """The tokens of the layer's lookup table in id order, read as TensorFlow holds them.
 
     Not get_vocabulary(): it goes through fixed-width numpy strings, which drop a token's trailing NUL bytes."""
-    keys, values = (tensor.numpy() for tensor in lookup.lookup_table.export())
+    import tensorflow as tf
+
+    where = f"{type(layer).__name__} layer '{layer.name}'"
+    try:
+        keys, values = (tensor.numpy() for tensor in lookup.lookup_table.export())
+    except tf.errors.OpError:  # a table that was never filled
+        keys, values = np.empty(0, object), np.empty(0, np.int64)
     order = np.argsort(values, kind="stable")
     ids = values[order]
-    where = f"{type(layer).__name__} layer '{layer.name}'"
     if not len(ids):
         raise ExportError(
             f"{where} has an empty vocabulary: it was never adapted, or it was saved in the legacy .h5 format, "

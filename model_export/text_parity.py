@@ -128,13 +128,9 @@ def _check_layer(use: TextUse, step: TextStep, texts: list[str]) -> None:
     import tensorflow as tf
 
     layer = tf.function(use.layer, input_signature=[tf.TensorSpec((None, *use.string_shape), tf.string)])
+    texts = [text for text in texts if _readable(step, text)]
     if step.variable_length:
-        pairs = []
-        for text in texts:
-            try:
-                pairs.append((text, step.transform([text]), layer(as_keras_strings([text], use.string_shape))))
-            except InvalidInput:
-                continue
+        pairs = [(text, step.transform([text]), layer(as_keras_strings([text], use.string_shape))) for text in texts]
     else:
         mine = step.transform(texts)
         theirs = np.asarray(layer(as_keras_strings(texts, use.string_shape)))
@@ -150,6 +146,14 @@ def _check_layer(use: TextUse, step: TextStep, texts: list[str]) -> None:
                 f"(rows of shape {list(mine.shape)} vs {list(theirs.shape)}), so it cannot be served exactly. "
                 "Nothing was written."
             )
+
+
+def _readable(step: TextStep, text: str) -> bool:
+    try:
+        step.tokens(text)
+    except InvalidInput:  # no token where the step needs one: the service's 400, nothing to compare
+        return False
+    return True
 
 
 def _keras_answers(reference: Callable, inputs, plan: TextPlan, rows: Rows, each_alone: bool) -> Reference:
