@@ -43,6 +43,7 @@ class CalibrationResult:
     rows: int
     labels: list[LabelCalibration]
     calibration: dict = field(default_factory=dict)  # what went into the `calibration` metadata entry
+    skipped_rows: int = 0  # texts with no token: the service answers them 400, so they have no probability
 
     @property
     def thresholds(self) -> list[float]:
@@ -58,6 +59,8 @@ class CalibrationResult:
                 f"{_pair(c.before.f1, c.after.f1):>18}  {c.method}"
             )
         lines += [f"note: {c.note}" for c in self.labels if c.note]
+        if self.skipped_rows:
+            lines.append(f"note: left out {self.skipped_rows} rows with no token after standardization (answered 400)")
         lines.append(f"wrote      {self.output}")
         return "\n".join(lines)
 
@@ -77,7 +80,8 @@ def calibrate_model(
     report: str | Path | None = None,
     show_progress: bool = False,
 ) -> CalibrationResult:
-    """Choose per-label thresholds on `data` (.npz: one array per model input, plus `y` multi-hot)."""
+    """Choose per-label thresholds on `data`: .npz (one array per model input, plus `y` multi-hot), or JSONL / CSV
+    rows with raw text for text inputs (see text_data.py)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -85,8 +89,13 @@ def calibrate_model(
     metadata = read_metadata(model)
     targets = resolve_targets(metadata.labels, target_precision, target_recall)
     session = _session(model)
-    inputs, truth = load_calibration_data(data, session, len(metadata.labels))
-    probabilities = _predict(session, inputs, show_progress)
+    steps = _text_steps(session, model)
+    skipped = 0
+    if steps or data.suffix.lower() != ".npz":
+        probabilities, truth, skipped = _predict_rows(session, steps, data, metadata.labels)
+    else:
+        inputs, truth = load_calibration_data(data, session, len(metadata.labels))
+        probabilities = _predict(session, inputs, show_progress)
 
     choices = []
     with progress_bar("choosing thresholds", len(metadata.labels), show_progress) as advance:
@@ -94,7 +103,7 @@ def calibrate_model(
             current = float(np.float32(metadata.thresholds[j]))
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
-    result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices)
+    result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices, skipped_rows=skipped)
     result.calibration = _calibration_entry(model, data, result)
     _write(model, output_path, result, output_version)
     if report is not None:
@@ -155,6 +164,34 @@ def load_calibration_data(path: Path, session, n_labels: int) -> tuple[dict[str,
     if len(set(rows.values())) != 1 or truth.shape[0] == 0:
         raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {rows}")
     return inputs, truth.astype(bool)
+
+
+def _text_steps(session, model: Path) -> list:
+    from service.core.text_step import text_steps_from_metadata
+
+    try:
+        return text_steps_from_metadata(session.get_modelmeta().custom_metadata_map)
+    except ValueError as exc:
+        raise ExportError(f"{model}: {exc}") from None
+
+
+def _predict_rows(session, steps: list, data: Path, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Probabilities and truth from JSONL / CSV / .npz rows, raw texts through the model's text steps."""
+    from model_export.raw_predict import predict_raw
+    from model_export.text_data import read_rows
+
+    fed = {step.feeds for step in steps}
+    columns = [(name, True, "") for name in dict.fromkeys(step.name for step in steps)]
+    for node in session.get_inputs():
+        if node.name not in fed:
+            if node.type not in _ORT_DTYPES:
+                raise ExportError(f"model input {node.name!r} has type {node.type}, which calibrate cannot feed")
+            columns.append((node.name, False, np.dtype(_ORT_DTYPES[node.type]).name))
+    rows, truth = read_rows(data, columns, labels)
+    prediction = predict_raw(session, steps, rows, max_batch=_CHUNK_ROWS)
+    if not prediction.scored:
+        raise ExportError(f"no row of {data.name} has a token after standardization")
+    return prediction.probabilities, truth[prediction.scored], len(truth) - len(prediction.scored)
 
 
 def _session(model: Path):
