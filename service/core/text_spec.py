@@ -110,7 +110,9 @@ def _parse_step(raw: Any, index: int) -> TextStepSpec:
     expected = set(TextStepSpec.__dataclass_fields__)
     if set(raw) != expected:
         missing, unknown = sorted(expected - set(raw)), sorted(set(raw) - expected)
-        problems = ([f"missing fields {missing}"] if missing else []) + ([f"unknown fields {unknown}"] if unknown else [])
+        problems = ([f"missing fields {missing}"] if missing else []) + (
+            [f"unknown fields {unknown}"] if unknown else []
+        )
         raise ValueError(f"{where}: " + ", ".join(problems))
 
     def field(name: str, check: Any, what: str) -> Any:

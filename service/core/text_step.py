@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -76,11 +77,14 @@ class TextStep:
         self._characters = spec.split == "character"
         # Tokens are bytes (as TensorFlow holds them), or str code points when splitting into characters.
         key = (lambda token: token) if self._characters else (lambda token: token.encode("utf-8"))
-        self._ids = {key(token): spec.token_start + i for i, token in enumerate(spec.vocabulary)}
+        self._oov = _MISSING if spec.oov_index is None else spec.oov_index
+        self._ids = _Vocabulary(
+            self._oov, {key(token): spec.token_start + i for i, token in enumerate(spec.vocabulary)}
+        )
         self._mask = None if spec.mask_token is None else key(spec.mask_token)
         if self._mask is not None:
             self._ids[self._mask] = 0 if spec.output_mode == "int" else _DROPPED
-        self._oov = _MISSING if spec.oov_index is None else spec.oov_index
+        self._keep = spec.output_sequence_length  # Keras cuts the ids after this many; so can the tokens
         self._separator = " " if self._characters else b" "
         self._idf = None if spec.idf_weights is None else np.asarray(spec.idf_weights, np.float32)
 
@@ -118,11 +122,14 @@ class TextStep:
         return tokens
 
     def token_ids(self, text: str, position: int = 0) -> list[int]:
-        """Vocabulary ids of the tokens, as the layer's lookup gives them (mask and OOV included)."""
-        get, oov = self._ids.get, self._oov
-        ids = [get(token, oov) for token in self.tokens(text, position)]
-        if oov == _MISSING and _MISSING in ids:
-            token = self.tokens(text, position)[ids.index(_MISSING)]
+        """Vocabulary ids of the tokens, as the layer's lookup gives them (mask and OOV included), cut to
+        output_sequence_length (the padding to it is `transform`'s)."""
+        tokens = self.tokens(text, position)
+        if self._keep is not None:
+            tokens = tokens[: self._keep]
+        ids = list(map(self._ids.__getitem__, tokens))
+        if self._oov == _MISSING and _MISSING in ids:
+            token = tokens[ids.index(_MISSING)]
             shown = token if isinstance(token, str) else token.decode("utf-8")
             raise InvalidInput(
                 f"row {position} of input {self.name!r}: {shown[:80]!r} is not one of the model's "
@@ -137,16 +144,18 @@ class TextStep:
         ids = [self.token_ids(text, position) for position, text in enumerate(texts)]
         if self.spec.output_mode == "int":
             return self._int_rows(ids)
-        rows = np.zeros((len(texts), self.spec.depth), np.float32)
-        positions = [position for position, row in enumerate(ids) for i in row if i != _DROPPED]
-        columns = [i for row in ids for i in row if i != _DROPPED]
+        depth = self.spec.depth
+        counts = np.fromiter(chain.from_iterable(ids), np.int64, sum(map(len, ids)))
+        cells = np.repeat(np.arange(len(ids), dtype=np.int64) * depth, list(map(len, ids))) + counts
+        cells = cells[counts != _DROPPED]  # the mask token counts for nothing
         if self.spec.output_mode in ("multi_hot", "one_hot"):
-            rows[positions, columns] = 1.0
+            rows = np.zeros(len(ids) * depth, np.float32)
+            rows[cells] = 1.0
         else:
-            np.add.at(rows, (positions, columns), 1.0)
+            rows = np.bincount(cells, minlength=len(ids) * depth).astype(np.float32)
             if self._idf is not None:
-                rows *= self._idf  # float32 product, as Keras: cast(counts, float32) * idf_weights
-        return rows
+                rows = (rows.reshape(len(ids), depth) * self._idf).reshape(-1)  # float32, as Keras
+        return rows.reshape(len(ids), depth)
 
     def transform_rows(self, texts: Sequence[str]) -> list[np.ndarray]:
         """One row per text, each of its own shape: what a variable-length step's texts become before grouping."""
@@ -161,10 +170,9 @@ class TextStep:
                 raise ValueError(f"{self!r}: texts of different token counts cannot share one array")
             width = len(ids[0]) if ids else 0
             return np.asarray(ids, np.int64).reshape(len(ids), *((width,) if self.variable_length else self.row_shape))
-        rows = np.zeros((len(ids), length), np.int64)  # Keras pads with 0 and cuts after `length` ids
+        rows = np.zeros((len(ids), length), np.int64)  # Keras pads with 0 (token_ids already cut)
         for position, row in enumerate(ids):
-            kept = row[:length]
-            rows[position, : len(kept)] = kept
+            rows[position, : len(row)] = row
         return rows
 
 
@@ -185,14 +193,25 @@ def group_equal_lengths(
     ]
 
 
+class _Vocabulary(dict):
+    """token -> id; a token outside the vocabulary gets the OOV id (or _MISSING when there is none)."""
+
+    def __init__(self, oov: int, ids: dict) -> None:
+        super().__init__(ids)
+        self.oov = oov
+
+    def __missing__(self, token: bytes | str) -> int:
+        return self.oov
+
+
 def _ngrams(tokens: list, widths: Sequence[int], separator: bytes | str) -> list:
     """tf.strings.ngrams(separator=" "): every width in the given order, no padding, short texts give none."""
     grams = []
     for width in widths:
         if width == 1:
             grams.extend(tokens)
-        else:
-            grams.extend(separator.join(tokens[i : i + width]) for i in range(len(tokens) - width + 1))
+        else:  # zip stops at the shortest: one gram per position with `width` tokens from it
+            grams.extend(map(separator.join, zip(*(tokens[k:] for k in range(width)), strict=False)))
     return grams
 
 
