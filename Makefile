@@ -60,6 +60,7 @@ browser:
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
+	$(PY) -m model_export.demo_docstrings --output models/docstrings/1/model.onnx
 
 # Load this service and the two baselines on loopback (~6 minutes); table in bench/results/latest.md.
 bench: $(VENV)/.dev-installed

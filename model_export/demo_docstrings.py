@@ -51,7 +51,7 @@ def build_model(train_texts: list[str]):  # -> keras.Model
     import keras
     import tensorflow as tf
 
-    vectorizer = keras.layers.TextVectorization(max_tokens=MAX_TOKENS, ngrams=2, output_mode="tf_idf")
+    vectorizer = keras.layers.TextVectorization(max_tokens=MAX_TOKENS, ngrams=2, output_mode="tf_idf", name="tfidf")
     vectorizer.adapt(tf.constant(train_texts))
     text = keras.Input((), dtype="string", name="text")
     hidden = keras.layers.Dropout(0.3)(vectorizer(text))
@@ -112,9 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<14}{precision[i]:>10.3f}{recall[i]:>8.3f}{f1[i]:>8.3f}{support[i]:>9d}")
     print(f"{'macro avg':<14}{precision.mean():>10.3f}{recall.mean():>8.3f}{f1.mean():>8.3f}")
     keras_probabilities = 1.0 / (1.0 + np.exp(-np.asarray(model(tf.constant(x_test), training=False), np.float64)))
-    print(
-        f"served vs Keras max abs error on held-out probabilities: {np.abs(served.probabilities - keras_probabilities).max():.2e}"
-    )
+    error = np.abs(served.probabilities - keras_probabilities).max()
+    print(f"served vs Keras max abs error on held-out probabilities: {error:.2e}")
 
     rows = pick_examples(x_test, truth, (predicted == truth).all(axis=1))
     examples = {

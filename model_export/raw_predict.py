@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from model_export.errors import ExportError
 from service.core.errors import InvalidInput
 from service.core.text_step import TextStep, group_equal_lengths
 
@@ -64,7 +65,10 @@ def predict_raw(
         rows_per_feed = {step.feeds: step.transform_rows(selected[step.name]) for step in steps}
         rows_per_feed.update({name: list(selected[name]) for name in numeric})
         for positions, feeds in group_equal_lengths(rows_per_feed):
-            p, lg = session.run(["probabilities", "logits"], feeds)
+            try:
+                p, lg = session.run(["probabilities", "logits"], feeds)
+            except Exception as exc:  # ONNX Runtime raises its own types for inputs the graph does not take
+                raise ExportError(f"ONNX Runtime cannot run the model on these rows: {exc}") from None
             probabilities[start + positions], logits[start + positions] = p, lg
             sizes.append(len(positions))
     return RawPrediction(probabilities, logits, scored, sizes)

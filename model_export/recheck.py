@@ -83,21 +83,22 @@ def verify_exported(
         if recorded:
             outcome.source_matches_metadata = recorded == sha256_of_source(loaded.path)
         try:
+            if loaded.text is not None:  # what the service will run must be what the source's layers do
+                _check_recorded_steps(metadata.props, loaded)
             parity = prove_parity(
                 proto, loaded, decision, sample_data, tolerance, batch_sizes, seed, n_labels=len(metadata.labels)
             )
             outcome.report = parity.report
             outcome.parity_rows = None if parity.text is None else parity.text.describe()
-            if parity.text is not None:
-                _check_recorded_steps(metadata.props, loaded, parity.text.needs_token)
         except ExportError as exc:
             outcome.passed, outcome.failure = False, str(exc).replace(" Nothing was written.", "")
         advance(len(batch_sizes) + 1)
     return outcome
 
 
-def _check_recorded_steps(props: dict[str, str], loaded, needs_token: dict[str, bool]) -> None:
-    """Parity ran the source's text layers; the service runs the steps recorded in the model: they must agree."""
+def _check_recorded_steps(props: dict[str, str], loaded) -> None:
+    """Parity runs the source's text layers; the service runs the steps recorded in the model: they must agree
+    (needs_token aside: parity decides it)."""
     from service.core.text_spec import METADATA_KEY, parse_specs
 
     recorded = props.get(METADATA_KEY)
@@ -107,7 +108,7 @@ def _check_recorded_steps(props: dict[str, str], loaded, needs_token: dict[str, 
         specs = parse_specs(recorded)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    if specs != loaded.text.specs(needs_token):
+    if specs != loaded.text.specs({spec.feeds: spec.needs_token for spec in specs}):
         raise ExportError(
             "the text steps recorded in the model differ from the source's text layers (vocabulary, settings or "
             "input names): the service would not read text as the source does"

@@ -75,6 +75,13 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
 def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:  # e.g. a label column named like an input: give the labels in one 'labels' column instead
+            raise ExportError(
+                f"{path.name}: column(s) {twice} appear twice in the header; if a label has an input's name, "
+                f"give the labels in one '{LABELS_FIELD}' column of names separated by '{CSV_LABEL_SEPARATOR}'"
+            )
         return [(reader.line_num, dict(row)) for row in reader]
 
 

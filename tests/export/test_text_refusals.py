@@ -126,6 +126,7 @@ def test_refusal_through_the_cli_is_one_line_and_exit_2(tmp_path):
 
 def test_empty_text_giving_nan_becomes_a_declared_400(tmp_path):
     """A fixed-length model whose masked average has nothing to average: Keras answers NaN, the service a 400."""
+
     def masked_average(ids):
         return keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(40, 4, mask_zero=True)(ids))
 
