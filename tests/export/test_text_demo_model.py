@@ -51,3 +51,17 @@ def test_corpus_labels_co_occur():
     pairs = {tuple(row) for row in labels if len(row) > 1}
     assert {("files", "compression"), ("network", "concurrency"), ("files", "text")} <= pairs
     assert set(LABELS) == {topic for topics in MODULE_TOPICS.values() for topic in topics}
+
+
+def test_inspect_summarises_the_text_step_without_its_vocabulary():
+    from model_export.describe import describe_model, format_description
+
+    info = describe_model(MODEL)
+    assert info["text_inputs"][0] | {"vocabulary_size": None} == {
+        "input": "text", "feeds": "tfidf", "layer": "TextVectorization",
+        "standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": [1, 2], "output_mode": "tf_idf",
+        "output_sequence_length": None, "vocabulary_size": None, "variable_length": False, "needs_token": False,
+    }  # fmt: skip
+    text = format_description(info)
+    assert "text input  text -> TextVectorization -> tfidf" in text and "text_steps" not in text
+    assert len(text) < 3000
