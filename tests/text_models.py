@@ -65,14 +65,14 @@ CONFIGS = [
     ),
     TextConfig("no_standardize", {"standardize": None, "output_sequence_length": SHORT_SEQUENCE}, slow=True),
     TextConfig("characters", {"split": "character", "output_sequence_length": 40}),
-    TextConfig("no_split", {"split": None}),
+    TextConfig("no_split", {"split": None}, slow=True),
     TextConfig("ngrams_int", {"ngrams": 2, "output_sequence_length": 16}, slow=True),
-    TextConfig("ngrams_tuple_multi_hot", {"ngrams": (1, 3), "output_mode": "multi_hot"}, string_shape=()),
+    TextConfig("ngrams_tuple_multi_hot", {"ngrams": (1, 3), "output_mode": "multi_hot"}, string_shape=(), slow=True),
     TextConfig("max_tokens", {"max_tokens": 12, "output_sequence_length": SHORT_SEQUENCE}, slow=True),
     TextConfig(
         "given_vocabulary", {"vocabulary": _GIVEN_VOCABULARY, "output_sequence_length": SHORT_SEQUENCE}, slow=True
     ),
-    TextConfig("multi_hot", {"output_mode": "multi_hot"}, string_shape=()),
+    TextConfig("multi_hot", {"output_mode": "multi_hot"}, string_shape=(), slow=True),
     TextConfig(
         "count", {"output_mode": "count", "max_tokens": 30, "pad_to_max_tokens": True}, string_shape=(), slow=True
     ),
