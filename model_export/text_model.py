@@ -118,13 +118,14 @@ def _text_use(layer: Any, string_input: Any, output: Any) -> TextUse:
     spec = text_layer_spec(layer, string_input.name, string_shape, layer.name, needs_token=False)
     symbolic = tuple(output.shape[1:])
     expected = spec.row_shape
+    # A declared None takes any length; a declared length must be the one computed (None: each text's own).
     compatible = len(symbolic) == len(expected) and all(
         s is None or s == e for s, e in zip(symbolic, expected, strict=True)
     )
-    if not compatible or (expected and None in expected and symbolic[-1] is not None):
+    if not compatible:
         raise ExportError(
             f"{type(layer).__name__} layer '{layer.name}' outputs rows of shape {list(expected)} when it runs, but "
-            f"Keras declares {[d for d in symbolic]} for the layers after it, so the model after it cannot be "
+            f"Keras declares {list(symbolic)} for the layers after it, so the model after it cannot be "
             "converted as Keras built it. With output_mode multi_hot, count or tf_idf declare the input as "
             "keras.Input(shape=(), dtype='string')."
         )

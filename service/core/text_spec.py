@@ -168,6 +168,8 @@ def _check_consistency(spec: TextStepSpec, where: str) -> None:
         problems.append("'output_sequence_length' is for int mode only")
     if spec.layer == "StringLookup" and (spec.standardize or spec.split or spec.ngrams):
         problems.append("a StringLookup neither standardizes, splits nor makes n-grams")
+    if spec.variable_length and not spec.needs_token:
+        problems.append("a step without output_sequence_length needs a token in every text ('needs_token')")
     if spec.ngrams is not None and spec.split is None:
         problems.append("n-grams need a split")
     if spec.output_mode == "one_hot" and spec.split is not None:

@@ -12,28 +12,34 @@ multi-hot / count / tf-idf rows), and the layers themselves become a declared sp
 - character splitting is per Unicode code point (`tf.strings.unicode_split`); no normalization anywhere.
 
 All four are byte operations on the UTF-8 text (ASCII bytes never occur inside a multi-byte UTF-8 sequence), so
-`bytes.lower()`, `bytes.translate()` and `bytes.split()` reproduce them exactly and fast. `tests/service/
-test_text_step.py` checks this against TensorFlow over every Unicode code point.
+`bytes.lower()`, `bytes.translate()` and `bytes.split()` reproduce them exactly and fast.
+`tests/export/test_text_step_tensorflow.py` checks this against TensorFlow over every Unicode code point.
 
 Interface for the service:
 
 - `text_steps_from_metadata(metadata)`: the steps of a model, from its ONNX `metadata_props`; [] for a model with no
   text input; ValueError (a readable message) for a malformed spec: refuse to load the model.
 - `TextStep.name`: the string input clients send text for (the Keras input's name). Several steps may share a name
-  (one text read by two layers); each feeds its own ONNX input.
+  (one text read by two layers); each feeds its own ONNX input. The model's client-facing inputs are the steps'
+  names plus the ONNX inputs no step feeds.
 - `TextStep.feeds`, `.dtype` (int64 or float32), `.row_shape`: the ONNX input it fills and one text's row in it.
-- `TextStep.string_shape`: the Keras input's row shape, () or (1,): one string per row either way.
-- `TextStep.transform(texts)`: [len(texts), *row_shape], each row what Keras gives for that text alone.
+- `TextStep.string_shape`: the Keras input's row shape, () or (1,): one string per row either way (what v2 / TF
+  Serving metadata may report as the input's shape).
+- `TextStep.transform(texts)`: [len(texts), *row_shape] in `dtype`, each row what Keras gives for that text alone.
 - `TextStep.variable_length` (int mode without `output_sequence_length`): Keras pads a batch to its longest text,
-  which changes the other texts' answers. Such a step's row is as long as its text's token count (`row_shape` is
-  (None,)); the service runs together only texts with the same count in every step (`group_equal_lengths`), and
-  one text alone whenever it differs, so an answer never depends on its batch-mates.
+  which changes the other texts' answers. Decision: such a model is served as Keras answers each text alone. Its
+  ONNX input is [batch, tokens] and `row_shape` is (None,); `transform_rows(texts)` gives each text's row at its own
+  length, and `group_equal_lengths({feeds: rows, ...})` (numeric inputs' rows included) stacks the texts whose rows
+  have the same shape in every feed: one ONNX Runtime call per group. Batching and chunking may gather texts from
+  any requests, but only within a group, so an answer never depends on its batch-mates.
 - `TextStep.needs_token`: a text with no token left after standardization and splitting (empty, whitespace or
-  punctuation only) gets `InvalidInput` (a 400) instead of the NaN Keras computes for it. Always true for variable-
-  length steps (a zero-length sequence); for others the exporter sets it when the model answers such a text with NaN.
-- Errors caused by the text (`InvalidInput`): not a string, a lone surrogate (not encodable as UTF-8), no token
-  where one is needed, a token outside the vocabulary of a StringLookup that has no OOV index. Size limits are the
-  service's.
+  punctuation only) gets `InvalidInput` (a 400: "row N of input 'x' has no token after standardization ...")
+  instead of the NaN Keras computes for it. Always true for variable-length steps (a zero-length sequence); for
+  fixed-length ones the exporter sets it when the model answers such a text with NaN.
+- Errors caused by the text (`InvalidInput`, raised by `tokens`, `token_ids`, `transform` and `transform_rows`): not
+  a string, a lone surrogate (not encodable as UTF-8), no token where one is needed, a value outside the vocabulary
+  of a StringLookup that has no OOV index. Decoding (UTF-8 of binary BYTES) and size limits are the service's; the
+  step takes `str` only.
 """
 
 from __future__ import annotations

@@ -82,6 +82,18 @@ def test_string_input_into_another_layer_refused(tmp_path):
     assert "string input 'text' goes into layer 'hashing' (Hashing)" in message
 
 
+def test_text_layer_inside_a_nested_model_refused(tmp_path):
+    vectorizer = keras.layers.TextVectorization(output_sequence_length=4)
+    vectorizer.adapt(tf.constant(TEXTS)[:, None])
+    inner = keras.Sequential(
+        [keras.Input((1,), dtype="string"), vectorizer, keras.layers.Embedding(40, 4)], name="inner"
+    )
+    text = keras.Input((1,), dtype="string", name="text")
+    pooled = keras.layers.GlobalAveragePooling1D()(inner(text))
+    message = _refused(keras.Model(text, keras.layers.Dense(2)(pooled)), tmp_path)
+    assert "string input 'text' goes into layer 'inner' (Sequential)" in message
+
+
 def test_several_strings_per_row_refused(tmp_path):
     lookup = keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="multi_hot")
     message = _refused(_text_model(string_shape=(3,), layer=lookup), tmp_path)

@@ -64,6 +64,7 @@ def test_spec_round_trips_through_metadata():
         (lambda d: {**d, "steps": [{**d["steps"][0], "oov_index": 5}]}, "'oov_index' must come before"),
         (lambda d: {**d, "steps": [{**d["steps"][0], "output_mode": "tf_idf"}]}, "'depth' must cover every id"),
         (lambda d: {**d, "steps": [d["steps"][0], d["steps"][0]]}, "two steps feed the same ONNX input"),
+        (lambda d: {**d, "steps": [{**d["steps"][0], "output_sequence_length": None}]}, "needs a token in every text"),
     ],
 )
 def test_malformed_spec_is_refused_with_a_readable_message(mutate, message):
