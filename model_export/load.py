@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from model_export.errors import ExportError
+from model_export.input_spec import InputSpec
 
 # Loss functions given by name use their default, from_logits=False.
 _PROBABILITY_LOSS_NAMES = {
@@ -21,13 +22,6 @@ _PROBABILITY_LOSS_NAMES = {
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
 }
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    name: str
-    shape: tuple[int | None, ...]  # first dimension is the batch (None)
-    dtype: str  # numpy dtype name: float32, int32, int64, ...; "string" for a raw-text input
 
 
 @dataclass(frozen=True)

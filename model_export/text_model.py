@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from model_export.errors import ExportError
-from model_export.load import InputSpec
+from model_export.input_spec import InputSpec
 from model_export.text_layers import is_text_layer, text_layer_spec
 from service.core.text_spec import TextStepSpec
 from service.core.text_step import TextStep
