@@ -1,9 +1,11 @@
-# Two commands on a fresh machine: `make run` serves the demo model, `make test` passes the tests.
+# Two commands on a fresh machine: `make run` serves the demo models, `make test` passes the tests.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# models/ holds two demos; POST /predict answers with this one.
+DEFAULT_MODEL ?= digits
 
 .PHONY: run test test-fast lint demo-model bench clean browser prometheus prometheusrule container-test docker-build grpc-code
 
@@ -22,7 +24,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.serve-installed
 
 run: $(VENV)/.serve-installed
-	MODEL_REPOSITORY=models HOST=$(HOST) PORT=$(PORT) $(PY) -m service
+	MODEL_REPOSITORY=models DEFAULT_MODEL=$(DEFAULT_MODEL) HOST=$(HOST) PORT=$(PORT) $(PY) -m service
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -77,6 +79,7 @@ prometheusrule:
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
+	$(PY) -m model_export.demo_docstrings --output models/docstrings/1/model.onnx
 
 # Load this service and the two baselines on loopback (~20 minutes; gRPC cells with h2load); table in bench/results/latest.md.
 # Then float32 vs int8 vs float16 rows/s and per-label F1 (bench/results/optimize.md; the first run trains its models).

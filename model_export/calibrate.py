@@ -24,7 +24,7 @@ from model_export.progress import progress_bar
 from model_export.reference_rates import METADATA_KEY as REFERENCE_RATES_KEY
 from model_export.reference_rates import reference_rates_entry
 from model_export.report_html import LabelPanel, ReportPage, write_report
-from model_export.validation_data import load_labelled
+from model_export.validation_data import ORT_DTYPES, load_labelled
 
 _CHUNK_ROWS = 512
 
@@ -38,6 +38,7 @@ class CalibrationResult:
     labels: list[LabelCalibration]
     calibration: dict = field(default_factory=dict)  # what went into the `calibration` metadata entry
     reference_rates: str = ""  # the `reference_rates` metadata entry: positive rates at the new thresholds
+    skipped_rows: int = 0  # texts with no token: the service answers them 400, so they have no probability
 
     @property
     def thresholds(self) -> list[float]:
@@ -53,6 +54,8 @@ class CalibrationResult:
                 f"{_pair(c.before.f1, c.after.f1):>18}  {c.method}"
             )
         lines += [f"note: {c.note}" for c in self.labels if c.note]
+        if self.skipped_rows:
+            lines.append(f"note: left out {self.skipped_rows} rows with no token after standardization (answered 400)")
         lines.append(f"wrote      {self.output}")
         return "\n".join(lines)
 
@@ -72,7 +75,8 @@ def calibrate_model(
     report: str | Path | None = None,
     show_progress: bool = False,
 ) -> CalibrationResult:
-    """Choose per-label thresholds on `data` (.npz: one array per model input, plus `y` multi-hot)."""
+    """Choose per-label thresholds on `data`: .npz (one array per model input, plus `y` multi-hot), or JSONL / CSV
+    rows with raw text for text inputs (see text_data.py)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -80,8 +84,13 @@ def calibrate_model(
     metadata = read_metadata(model)
     targets = resolve_targets(metadata.labels, target_precision, target_recall)
     session = open_session(model)
-    inputs, truth = load_labelled(data, session, len(metadata.labels))
-    probabilities = predict(session, inputs, show_progress)
+    steps = _text_steps(session, model)
+    skipped = 0
+    if steps or data.suffix.lower() != ".npz":
+        probabilities, truth, skipped = _predict_rows(session, steps, data, metadata.labels)
+    else:
+        inputs, truth = load_labelled(data, session, len(metadata.labels))
+        probabilities = predict(session, inputs, show_progress)
 
     choices = []
     with progress_bar("choosing thresholds", len(metadata.labels), show_progress) as advance:
@@ -89,7 +98,7 @@ def calibrate_model(
             current = stored_value(np.float32(metadata.thresholds[j]))  # kept thresholds read back unchanged
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
-    result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices)
+    result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices, skipped_rows=skipped)
     result.calibration = calibration_entry(model, data, result)
     result.reference_rates = reference_rates_entry(
         metadata.labels, probabilities, truth, result.thresholds, "calibrate", data
@@ -134,6 +143,34 @@ def resolve_targets(
                 raise ExportError(f"label {label!r} has both a precision and a recall target; give it one")
             targets[label] = Target(metric, float(value))
     return targets
+
+
+def _text_steps(session, model: Path) -> list:
+    from service.core.text_step import text_steps_from_metadata
+
+    try:
+        return text_steps_from_metadata(session.get_modelmeta().custom_metadata_map)
+    except ValueError as exc:
+        raise ExportError(f"{model}: {exc}") from None
+
+
+def _predict_rows(session, steps: list, data: Path, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Probabilities and truth from JSONL / CSV / .npz rows, raw texts through the model's text steps."""
+    from model_export.raw_predict import predict_raw
+    from model_export.text_data import read_rows
+
+    fed = {step.feeds for step in steps}
+    columns = [(name, True, "") for name in dict.fromkeys(step.name for step in steps)]
+    for node in session.get_inputs():
+        if node.name not in fed:
+            if node.type not in ORT_DTYPES:
+                raise ExportError(f"model input {node.name!r} has type {node.type}, which calibrate cannot feed")
+            columns.append((node.name, False, np.dtype(ORT_DTYPES[node.type]).name))
+    rows, truth = read_rows(data, columns, labels)
+    prediction = predict_raw(session, steps, rows, max_batch=_CHUNK_ROWS)
+    if not prediction.scored:
+        raise ExportError(f"no row of {data.name} has a token after standardization")
+    return prediction.probabilities, truth[prediction.scored], len(truth) - len(prediction.scored)
 
 
 def open_session(model: Path):

@@ -31,7 +31,11 @@ def build_export_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--thresholds", help="per-label thresholds: a=0.3,b=0.7")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..18 (tf2onnx refuses above 18)")
-    parser.add_argument("--sample-data", help=".npz with one array per input name, for the parity check")
+    parser.add_argument(
+        "--sample-data",
+        help=".npz with one array per input name, for the parity check; for a text model also .jsonl / .csv "
+        "rows of raw text (checked besides the built-in text corpus)",
+    )
     parser.add_argument(
         ACCEPT_FLAG,
         dest="accept_sigmoid_output",

@@ -32,7 +32,10 @@ def run_calibrate(argv: Sequence[str]) -> int:
     )
     parser.add_argument("model", help="exported ONNX model, e.g. models/NAME/1/model.onnx")
     parser.add_argument(
-        "--data", required=True, help=".npz: one array per model input, plus 'y' multi-hot [rows, labels]"
+        "--data",
+        required=True,
+        help=".npz: one array per model input, plus 'y' multi-hot [rows, labels]; or .jsonl / .csv rows (raw text "
+        "for text inputs) with labels as names or multi-hot",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", "-o", help="new ONNX file to write (not the input)")
@@ -133,7 +136,11 @@ def run_verify(argv: Sequence[str]) -> int:
     )
     parser.add_argument("model", help="exported ONNX model")
     parser.add_argument("--keras", required=True, help="the source: .keras, .h5 or SavedModel directory")
-    parser.add_argument("--data", help=".npz with one array per input (default: random rows, batches 1, 7, 64)")
+    parser.add_argument(
+        "--data",
+        help=".npz with one array per input (default: random rows, batches 1, 7, 64); for a text model also "
+        ".jsonl / .csv rows of raw text, checked besides the built-in text corpus",
+    )
     parser.add_argument("--tolerance", type=float, default=None, help="max abs error on probabilities (default 1e-5)")
     args = parser.parse_args(argv)
     from model_export.recheck import verify_exported

@@ -66,7 +66,15 @@ def _freeze(function: Any, inputs: Sequence[InputSpec]) -> FrozenGraph:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    frozen = convert_variables_to_constants_v2(function, lower_control_flow=False, aggressive_inlining=True)
+    logger = tf.get_logger()
+    level = logger.level
+    # A model cut after its text layers still sees their lookup tables' initializers in the graph collections;
+    # exporting those collections warns about them, harmlessly (the frozen graph does not use them).
+    logger.setLevel(logging.ERROR)
+    try:
+        frozen = convert_variables_to_constants_v2(function, lower_control_flow=False, aggressive_inlining=True)
+    finally:
+        logger.setLevel(level)
     placeholders = [t for t in frozen.inputs if t.dtype != tf.resource]
     by_op_name = {t.op.name: t.name for t in placeholders}
     if all(spec.name in by_op_name for spec in inputs):

@@ -8,10 +8,13 @@ from typing import Any
 
 import onnx
 
+from model_export.errors import ExportError
 from model_export.metadata import read_metadata
+from service.core.text_spec import METADATA_KEY as TEXT_METADATA_KEY
+from service.core.text_spec import parse_specs
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
-_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates", "optimization")
+_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates", "optimization", TEXT_METADATA_KEY)
 
 
 def describe_model(path: str | Path) -> dict[str, Any]:
@@ -34,7 +37,34 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "calibration": json.loads(calibration) if calibration else None,
         "reference_rates": json.loads(reference_rates) if reference_rates else None,
         "optimization": json.loads(optimization) if optimization else None,
+        "text_inputs": _text_inputs(metadata.props, path),
     }
+
+
+def _text_inputs(props: dict[str, str], path: Path) -> list[dict[str, Any]]:
+    """The text steps, without their vocabularies (thousands of tokens)."""
+    if TEXT_METADATA_KEY not in props:
+        return []
+    try:
+        specs = parse_specs(props[TEXT_METADATA_KEY])
+    except ValueError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    return [
+        {
+            "input": spec.input,
+            "feeds": spec.feeds,
+            "layer": spec.layer,
+            "standardize": spec.standardize,
+            "split": spec.split,
+            "ngrams": list(spec.ngrams) if spec.ngrams else None,
+            "output_mode": spec.output_mode,
+            "output_sequence_length": spec.output_sequence_length,
+            "vocabulary_size": len(spec.vocabulary),
+            "variable_length": spec.variable_length,
+            "needs_token": spec.needs_token,
+        }
+        for spec in specs
+    ]
 
 
 def _tensor(value: onnx.ValueInfoProto) -> dict[str, Any]:
@@ -49,6 +79,15 @@ def format_description(info: dict[str, Any]) -> str:
 
     width = max(len(label) for label in info["labels"])
     lines = [f"model       {info['path']}", "inputs", *tensors(info["inputs"]), "outputs", *tensors(info["outputs"])]
+    for text in info["text_inputs"]:
+        length = text["output_sequence_length"] or ("each text's own" if text["variable_length"] else None)
+        lines.append(
+            f"text input  {text['input']} -> {text['layer']} -> {text['feeds']}: standardize {text['standardize']}, "
+            f"split {text['split']}, ngrams {text['ngrams']}, {text['output_mode']}"
+            + (f" (length {length})" if length else "")
+            + f", {text['vocabulary_size']} tokens"
+            + (", no token: 400" if text["needs_token"] else "")
+        )
     lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
     lines += [f"  {label:<{width}}  {t:g}" for label, t in zip(info["labels"], info["thresholds"], strict=True)]
     lines.append(f"opset       {info['opset']}   producer {info['producer']}")

@@ -13,14 +13,16 @@ import numpy as np
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source, write_atomically
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
-from model_export.load import LoadedSource, call_keras, load_source
+from model_export.load import LoadedSource, load_source
+from model_export.parity import prove_parity
 from model_export.progress import progress_bar
 from model_export.verify import DEFAULT_BATCH_SIZES
 from model_export.version import __version__
+from service.core.text_spec import METADATA_KEY as TEXT_METADATA_KEY
+from service.core.text_spec import dump_specs
 
 DEFAULT_OPSET = 17
 _STEPS = 4  # progress steps besides one per parity batch: load, trace, convert, check
-_DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
 
 
 @dataclass
@@ -40,6 +42,8 @@ class ExportReport:
     tolerance: float
     metadata: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    text_inputs: list[str] = field(default_factory=list)  # one line per text step
+    parity_rows: str | None = None  # what a text model's parity ran on
 
     def format(self) -> str:
         pairs = zip(self.labels, self.thresholds, strict=True)
@@ -48,7 +52,8 @@ class ExportReport:
             f"head      {self.head}: {self.head_explanation}",
             "labels    " + ", ".join(f"{label}@{threshold:g}" for label, threshold in pairs),
             f"inputs    {', '.join(self.input_names)}   opset {self.opset}",
-            f"parity    batches {self.batch_sizes}: max abs error probabilities "
+            *(f"text      {line}" for line in self.text_inputs),
+            f"parity    {self.parity_rows or f'batches {self.batch_sizes}'}: max abs error probabilities "
             f"{self.max_abs_error_probabilities:.2e} (bound {self.tolerance:g}), logits "
             f"{self.max_abs_error_logits:.2e}{'' if self.logits_exact else ' (approximate logits)'}",
         ]
@@ -74,7 +79,7 @@ def export_model(
     show_progress: bool = False,
 ) -> ExportReport:
     """Export `source` to `output` (ONNX), or raise ExportError and write nothing."""
-    from model_export import convert, head, onnx_edit, verify
+    from model_export import convert, head, onnx_edit, text_model, verify
     from model_export.metadata import apply_metadata, build_metadata_props
 
     convert.check_opset(opset)
@@ -87,6 +92,7 @@ def export_model(
     with progress_bar(f"exporting {Path(source).name}", _STEPS + len(batch_sizes), show_progress) as advance:
         loaded = load_source(source)
         advance(description="tracing the model")
+        onnx_inputs = loaded.inputs
         if loaded.subclassed:
             frozen = convert.freeze_keras(loaded.keras_model, loaded.inputs)
             decision = head.decide_subclassed_head(
@@ -94,7 +100,10 @@ def export_model(
             )
         elif loaded.kind == "keras":
             decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
-            frozen = convert.freeze_keras(decision.graph_model, loaded.inputs)
+            graph_model = decision.graph_model
+            if loaded.text is not None:  # convert what follows the text layers; they become the text steps
+                graph_model, onnx_inputs = text_model.cut_model(graph_model, loaded.text), loaded.text.onnx_inputs
+            frozen = convert.freeze_keras(graph_model, onnx_inputs)
             decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)
         else:
             frozen = convert.freeze_signature(loaded.signature, loaded.inputs)
@@ -104,7 +113,7 @@ def export_model(
         advance(description="converting with tf2onnx")
         model = convert.graph_to_onnx(frozen, opset)
         advance(description="checking the ONNX graph")
-        input_names = [spec.name for spec in loaded.inputs]
+        input_names = [spec.name for spec in onnx_inputs]
         renames = dict(zip(frozen.input_tensor_names, input_names, strict=True))
         onnx_edit.rewrite_erfc(model.graph)
         onnx_edit.check_known_ops(model)
@@ -119,17 +128,22 @@ def export_model(
         verify.check_onnx_model(model)
 
         advance(description="checking parity with ONNX Runtime")
-        batches = _sample_batches(loaded, sample_data, batch_sizes, seed)
-        parity = verify.verify_parity(
+        parity = prove_parity(
             model,
-            batches,
-            _reference_for(loaded, decision),
+            loaded,
+            decision,
+            sample_data,
             verify.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
+            batch_sizes,
+            seed,
             n_labels=len(labels),
             on_batch=advance,
         )
-        if sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
-            _add_reference_rates(model, props, batches[-1], sample_data, labels, threshold_values)  # [-1]: all rows
+        if parity.text is not None:  # the text steps, with what parity found about texts without a token
+            props[TEXT_METADATA_KEY] = dump_specs(loaded.text.specs(parity.text.needs_token))
+            apply_metadata(model, props, doc, __version__)
+        elif sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
+            _add_reference_rates(model, props, parity.batches[-1], sample_data, labels, threshold_values)  # all rows
     write_atomically(output, model.SerializeToString())
     return ExportReport(
         output_path=output,
@@ -140,13 +154,15 @@ def export_model(
         logits_exact=decision.logits_exact,
         opset=opset,
         input_names=input_names,
-        batch_sizes=parity.batch_sizes,
-        max_abs_error_probabilities=parity.max_abs_error_probabilities,
-        max_abs_error_logits=parity.max_abs_error_logits,
-        max_abs_error_model_output=parity.max_abs_error_model_output,
-        tolerance=parity.tolerance,
+        batch_sizes=parity.report.batch_sizes,
+        max_abs_error_probabilities=parity.report.max_abs_error_probabilities,
+        max_abs_error_logits=parity.report.max_abs_error_logits,
+        max_abs_error_model_output=parity.report.max_abs_error_model_output,
+        tolerance=parity.report.tolerance,
         metadata=props,
         warnings=decision.warnings,
+        text_inputs=_describe_text_inputs(loaded),
+        parity_rows=None if parity.text is None else parity.text.describe(),
     )
 
 
@@ -187,45 +203,15 @@ def _provenance(loaded: LoadedSource, opset: int, head_kind: str, exact: bool, e
     }
 
 
-def _sample_batches(
-    loaded: LoadedSource, sample_data: str | Path | None, batch_sizes: Sequence[int], seed: int
-) -> list[dict[str, np.ndarray]]:
-    from model_export import verify
-
-    if sample_data is not None:
-        full = verify.load_sample_data(sample_data, loaded.inputs)
-        first_row = {name: array[:1] for name, array in full.items()}
-        return [first_row, full]
-    rng = np.random.default_rng(seed)
-    int_high = _embedding_input_dim(loaded.keras_model) if loaded.keras_model is not None else None
-    return [verify.random_inputs(loaded.inputs, size, int_high or _DEFAULT_INT_HIGH, rng) for size in batch_sizes]
-
-
-def _embedding_input_dim(model: Any) -> int | None:
-    """Safe upper bound for random token ids: the first Embedding's vocabulary size."""
-    import keras
-
-    pending = list(model.layers)
-    while pending:
-        layer = pending.pop(0)
-        if isinstance(layer, keras.layers.Embedding):
-            return int(layer.input_dim)
-        pending.extend(getattr(layer, "layers", []))
-    return None
-
-
-def _reference_for(loaded: LoadedSource, decision: Any) -> Any:
-    from model_export.metadata import HEAD_LOGITS_RECOVERED
-    from model_export.verify import Reference, sigmoid
-
-    def reference(batch: dict[str, np.ndarray]) -> Reference:
-        if not decision.logits_exact:
-            return Reference(probabilities=loaded.model_output(batch), logits=None)
-        if decision.graph_model is not None:
-            logits = call_keras(decision.graph_model, [batch[s.name] for s in loaded.inputs])
-        else:
-            logits = loaded.model_output(batch)
-        own = loaded.model_output(batch) if decision.kind == HEAD_LOGITS_RECOVERED else None
-        return Reference(probabilities=sigmoid(logits), logits=logits, model_output=own)
-
-    return reference
+def _describe_text_inputs(loaded: LoadedSource) -> list[str]:
+    if loaded.text is None:
+        return []
+    lines = []
+    for use in loaded.text.uses:
+        spec = use.spec
+        shape = ", ".join("tokens" if d is None else str(d) for d in spec.row_shape)
+        lines.append(
+            f"{spec.input} (text) -> {type(use.layer).__name__} '{use.layer.name}' {spec.output_mode}, "
+            f"{len(spec.vocabulary)} tokens -> ONNX input {spec.feeds} [batch, {shape}]"
+        )
+    return lines

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from model_export.errors import ExportError
+from model_export.input_spec import InputSpec
 
 # Loss functions given by name use their default, from_logits=False.
 _PROBABILITY_LOSS_NAMES = {
@@ -21,13 +22,6 @@ _PROBABILITY_LOSS_NAMES = {
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
 }
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    name: str
-    shape: tuple[int | None, ...]  # first dimension is the batch (None)
-    dtype: str  # numpy dtype name: float32, int32, int64, ...
 
 
 @dataclass(frozen=True)
@@ -46,6 +40,7 @@ class LoadedSource:
     signature: Any = None  # ConcreteFunction (serving_default) when kind == "saved_model"
     signature_output_key: str | None = None
     subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
+    text: Any = None  # text_model.TextPlan when the model reads raw strings through text layers
 
     def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's own output (what it returns today, before any exporter change)."""
@@ -101,9 +96,11 @@ def _load_keras(path: Path) -> LoadedSource:
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
-    _refuse_text_vectorization(model)
+    from model_export import text_model
+
     inputs = [_keras_input_spec(t) for t in model_inputs]
-    return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model)
+    text = text_model.plan_text_model(model, inputs) if text_model.has_string_input(model) else None
+    return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model, text=text)
 
 
 _H5_HINT = (
@@ -121,6 +118,9 @@ def _subclassed_source(path: Path, model: Any, loss: LossInfo) -> LoadedSource:
     """A subclassed model has no symbolic inputs; its saved build shape says what it takes."""
     import inspect
 
+    from model_export.text_model import refuse_nested_text_layers
+
+    refuse_nested_text_layers(model, f"the subclassed model in {path.name}")
     shape = (model.get_build_config() or {}).get("input_shape") if hasattr(model, "get_build_config") else None
     if not shape or not all(isinstance(d, int | None) for d in shape):
         raise ExportError(
@@ -134,27 +134,10 @@ def _subclassed_source(path: Path, model: Any, loss: LossInfo) -> LoadedSource:
     return LoadedSource(path=path, kind="keras", inputs=[spec], loss=loss, keras_model=model, subclassed=True)
 
 
-def _refuse_text_vectorization(model: Any) -> None:
-    import keras
-
-    if any(isinstance(layer, keras.layers.TextVectorization) for layer in model.layers):
-        raise ExportError(_RAW_STRING_MESSAGE)
-
-
-_RAW_STRING_MESSAGE = (
-    "the model takes raw strings (TextVectorization / tf.string input), which ONNX conversion cannot "
-    "handle. Keep the vectorizer in the client or preprocessing step and export the model from the "
-    "token-id layer on: build keras.Model(token_ids_input, outputs) over the layers after the "
-    "vectorizer, save it, and export that."
-)
-
-
 def _keras_input_spec(tensor: Any) -> InputSpec:
     dtype = str(tensor.dtype)
-    if dtype == "string":
-        raise ExportError(_RAW_STRING_MESSAGE)
     shape = (None, *tensor.shape[1:])
-    return InputSpec(name=tensor.name, shape=shape, dtype=np.dtype(dtype).name)
+    return InputSpec(name=tensor.name, shape=shape, dtype=dtype if dtype == "string" else np.dtype(dtype).name)
 
 
 def _load_saved_model(path: Path) -> LoadedSource:
@@ -178,7 +161,9 @@ def _load_saved_model(path: Path) -> LoadedSource:
     inputs = []
     for name, spec in arg_specs.items():
         if spec.dtype == tf.string:
-            raise ExportError(_RAW_STRING_MESSAGE)
+            from model_export.text_model import SAVED_MODEL_MESSAGE
+
+            raise ExportError(SAVED_MODEL_MESSAGE)
         inputs.append(
             InputSpec(name=name, shape=(None, *spec.shape[1:]), dtype=np.dtype(spec.dtype.as_numpy_dtype).name)
         )

@@ -23,6 +23,7 @@ class VerifyOutcome:
     report: VerificationReport | None
     failure: str | None
     source_matches_metadata: bool | None  # None: the model records no source fingerprint
+    parity_rows: str | None = None  # what a text model's parity ran on
 
     def format(self) -> str:
         lines = [f"model     {self.model}", f"source    {self.source}"]
@@ -32,7 +33,7 @@ class VerifyOutcome:
         if self.report is not None:
             r = self.report
             lines.append(
-                f"parity    batches {r.batch_sizes}: max abs error probabilities "
+                f"parity    {self.parity_rows or f'batches {r.batch_sizes}'}: max abs error probabilities "
                 f"{r.max_abs_error_probabilities:.2e} (bound {r.tolerance:g}), logits {r.max_abs_error_logits:.2e}"
             )
             if r.max_abs_error_model_output is not None:
@@ -56,9 +57,8 @@ def verify_exported(
 ) -> VerifyOutcome:
     """Parity of `model` (ONNX) with `source` (Keras/SavedModel). Raises ExportError when it cannot check."""
     from model_export import head
-    from model_export.export import _reference_for, _sample_batches
     from model_export.load import load_source
-    from model_export.verify import verify_parity
+    from model_export.parity import prove_parity
 
     model, source = Path(model), Path(source)
     if not model.is_file():
@@ -77,17 +77,39 @@ def verify_exported(
         else:  # the exported model's metadata says what its source returns
             decision = head.HeadDecision(metadata.props.get("head", head.HEAD_APPENDED_SIGMOID), not accepted, "")
             decision.graph_model = loaded.keras_model
-        batches = _sample_batches(loaded, sample_data, batch_sizes, seed)
         proto = onnx.load(str(model))
         advance(description="checking parity")
         outcome = VerifyOutcome(model, source, True, None, None, None)
         if recorded:
             outcome.source_matches_metadata = recorded == sha256_of_source(loaded.path)
         try:
-            outcome.report = verify_parity(
-                proto, batches, _reference_for(loaded, decision), tolerance, n_labels=len(metadata.labels)
+            if loaded.text is not None:  # what the service will run must be what the source's layers do
+                _check_recorded_steps(metadata.props, loaded)
+            parity = prove_parity(
+                proto, loaded, decision, sample_data, tolerance, batch_sizes, seed, n_labels=len(metadata.labels)
             )
+            outcome.report = parity.report
+            outcome.parity_rows = None if parity.text is None else parity.text.describe()
         except ExportError as exc:
             outcome.passed, outcome.failure = False, str(exc).replace(" Nothing was written.", "")
         advance(len(batch_sizes) + 1)
     return outcome
+
+
+def _check_recorded_steps(props: dict[str, str], loaded) -> None:
+    """Parity runs the source's text layers; the service runs the steps recorded in the model: they must agree
+    (needs_token aside: parity decides it)."""
+    from service.core.text_spec import METADATA_KEY, parse_specs
+
+    recorded = props.get(METADATA_KEY)
+    if recorded is None:
+        raise ExportError("the source reads raw text, but the model records no text steps: it was not exported from it")
+    try:
+        specs = parse_specs(recorded)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    if specs != loaded.text.specs({spec.feeds: spec.needs_token for spec in specs}):
+        raise ExportError(
+            "the text steps recorded in the model differ from the source's text layers (vocabulary, settings or "
+            "input names): the service would not read text as the source does"
+        )

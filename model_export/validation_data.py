@@ -9,7 +9,7 @@ import numpy as np
 from model_export.errors import ExportError
 
 TARGET_KEY = "y"
-_ORT_DTYPES = {
+ORT_DTYPES = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
     "tensor(int32)": np.int32,
@@ -64,7 +64,7 @@ def _inputs(path: Path, arrays: dict[str, np.ndarray], session) -> dict[str, np.
         )
     inputs = {}
     for node in session.get_inputs():
-        dtype = _ORT_DTYPES.get(node.type)
+        dtype = ORT_DTYPES.get(node.type)
         if dtype is None:
             raise ExportError(f"model input {node.name!r} has type {node.type}, which cannot be fed from {path.name}")
         array = np.asarray(arrays[node.name])

@@ -139,7 +139,9 @@ def verify_parity(
 def _max_abs(actual: np.ndarray, expected: np.ndarray) -> float:
     if actual.shape != expected.shape:
         raise ExportError(f"ONNX output shape {actual.shape} differs from the source's {expected.shape}")
-    return float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64)), initial=0.0))
+    difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    # NaN compares false with any bound, so a NaN on either side would pass silently: count it as infinite.
+    return float(np.max(np.where(np.isnan(difference), np.inf, difference), initial=0.0))
 
 
 def _batch_size(batch: dict[str, np.ndarray]) -> int:

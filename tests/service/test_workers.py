@@ -26,6 +26,7 @@ from tests.server import RunningServer, serving
 ROW = [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0] * 8
 LOADED = "sigmoid_serve_model_loaded"
 LOADS = "sigmoid_serve_model_loads_total"
+DEMO_REPOSITORY = {"MODEL_REPOSITORY": "models", "DEFAULT_MODEL": "digits"}  # two demos: /predict answers digits
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def two_workers(shared_dir: Path) -> Iterator[RunningServer]:
-    yield from serving({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(shared_dir)})
+    yield from serving({**DEMO_REPOSITORY, "WORKERS": "2", "SHARED_DIR": str(shared_dir)})
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
@@ -78,7 +79,8 @@ def test_an_unload_and_a_load_reach_every_worker(two_workers: RunningServer) -> 
     for _ in range(10):
         assert predict(two_workers).status_code in (400, 404, 503)
         index = httpx.post(f"{two_workers.url}/v2/repository/index").json()
-        assert index == [{"name": "digits", "version": "1", "state": "UNAVAILABLE", "reason": "unloaded"}]
+        digits = [entry for entry in index if entry["name"] == "digits"]
+        assert digits == [{"name": "digits", "version": "1", "state": "UNAVAILABLE", "reason": "unloaded"}]
         assert httpx.get(f"{two_workers.url}/health/ready").status_code == 200  # an unload was asked for
 
     assert httpx.post(f"{two_workers.url}/v2/repository/models/digits/load").status_code == 200
@@ -89,12 +91,12 @@ def test_an_unload_and_a_load_reach_every_worker(two_workers: RunningServer) -> 
 
 
 def test_two_workers_stop_cleanly_and_start_without_the_old_unloads(tmp_path: Path) -> None:
-    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    server = RunningServer({**DEMO_REPOSITORY, "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
     try:
         assert httpx.post(f"{server.url}/v2/repository/models/digits/unload").status_code == 200
     finally:
         assert server.stop() == 0
-    again = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    again = RunningServer({**DEMO_REPOSITORY, "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
     try:  # an unload lasts as long as the server that was asked, as in Triton
         for _ in range(10):
             assert predict(again).status_code == 200
@@ -104,7 +106,7 @@ def test_two_workers_stop_cleanly_and_start_without_the_old_unloads(tmp_path: Pa
 
 
 def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Path) -> None:
-    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
+    server = RunningServer({**DEMO_REPOSITORY, "WORKERS": "2", "SHARED_DIR": str(tmp_path)})
     try:
         for _ in range(10):
             assert predict(server).status_code == 200
@@ -130,7 +132,7 @@ def test_a_worker_that_dies_is_replaced_and_readiness_waits_for_it(tmp_path: Pat
 
 
 def test_by_default_one_worker_per_available_cpu() -> None:
-    server = RunningServer({"MODEL_REPOSITORY": "models", "WORKERS": "auto"})
+    server = RunningServer({**DEMO_REPOSITORY, "WORKERS": "auto"})
     try:
         expected = available_cpus()
         assert len(worker_pids(server.process.pid)) == (expected if expected > 1 else 0)  # 1: no child process

@@ -1,0 +1,129 @@
+"""What parity is proved against, and on which rows: shared by `export` (before writing) and `verify` (after).
+
+Numeric models: random rows (or the user's sample data) at a few batch sizes. Text models: raw strings through the
+service's text steps (text_parity.py). The reference is always the Keras source's own answer, sigmoid(logits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from model_export.load import LoadedSource, call_keras
+from model_export.verify import Reference, VerificationReport
+
+DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
+
+
+@dataclass
+class ParityOutcome:
+    report: VerificationReport
+    text: Any = None  # text_parity.TextParity for a text model
+    batches: list[dict[str, np.ndarray]] | None = None  # a numeric model's rows (the sample data's last: all of it)
+
+
+def prove_parity(
+    model: onnx.ModelProto,
+    loaded: LoadedSource,
+    decision: Any,
+    sample_data: str | Path | None,
+    tolerance: float,
+    batch_sizes: Sequence[int],
+    seed: int,
+    n_labels: int,
+    on_batch: Callable[[], None] | None = None,
+) -> ParityOutcome:
+    """ExportError when ONNX Runtime and Keras disagree (or when the data cannot be read)."""
+    from model_export import verify
+
+    reference = keras_reference(loaded, decision)
+    if loaded.text is not None:
+        from model_export.text_data import read_sample_rows
+        from model_export.text_parity import verify_text_parity
+
+        samples = None if sample_data is None else read_sample_rows(sample_data, loaded.inputs)
+        text = verify_text_parity(
+            model, loaded.text, loaded.inputs, reference, tolerance, samples, _int_high(loaded), seed
+        )
+        for _ in batch_sizes if on_batch else ():
+            on_batch()
+        return ParityOutcome(text.report, text)
+    batches = sample_batches(loaded, sample_data, batch_sizes, seed)
+    report = verify.verify_parity(model, batches, reference, tolerance, n_labels=n_labels, on_batch=on_batch)
+    return ParityOutcome(report, batches=batches)
+
+
+def sample_batches(
+    loaded: LoadedSource, sample_data: str | Path | None, batch_sizes: Sequence[int], seed: int
+) -> list[dict[str, np.ndarray]]:
+    """Numeric parity rows: the sample data's first row and all of it, or random rows at each batch size."""
+    from model_export import verify
+
+    if sample_data is not None:
+        full = verify.load_sample_data(sample_data, loaded.inputs)
+        first_row = {name: array[:1] for name, array in full.items()}
+        return [first_row, full]
+    rng = np.random.default_rng(seed)
+    return [verify.random_inputs(loaded.inputs, size, _int_high(loaded), rng) for size in batch_sizes]
+
+
+def _int_high(loaded: LoadedSource) -> int:
+    return (embedding_input_dim(loaded.keras_model) if loaded.keras_model is not None else None) or DEFAULT_INT_HIGH
+
+
+def embedding_input_dim(model: Any) -> int | None:
+    """Safe upper bound for random token ids: the first Embedding's vocabulary size."""
+    import keras
+
+    pending = list(model.layers)
+    while pending:
+        layer = pending.pop(0)
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+        pending.extend(getattr(layer, "layers", []))
+    return None
+
+
+def keras_reference(loaded: LoadedSource, decision: Any) -> Callable[[dict[str, np.ndarray]], Reference]:
+    """batch -> what the source says: sigmoid(logits), the logits, and its own sigmoid output when it had one."""
+    from model_export.metadata import HEAD_LOGITS_RECOVERED
+    from model_export.verify import sigmoid
+
+    model_output = loaded.model_output
+    graph_call = None if decision.graph_model is None else partial(call_keras, decision.graph_model)
+    if loaded.text is not None:  # hundreds of calls on single texts: traced once instead of eager each time
+        model_output = _traced(loaded.keras_model, loaded.inputs)
+        graph_call = None if decision.graph_model is None else _traced(decision.graph_model, loaded.inputs)
+
+    def reference(batch: dict[str, np.ndarray]) -> Reference:
+        if not decision.logits_exact:
+            return Reference(probabilities=model_output(batch), logits=None)
+        flat = [batch[s.name] for s in loaded.inputs]
+        logits = model_output(batch) if graph_call is None else graph_call(flat)
+        own = model_output(batch) if decision.kind == HEAD_LOGITS_RECOVERED else None
+        return Reference(probabilities=sigmoid(logits), logits=logits, model_output=own)
+
+    return reference
+
+
+def _traced(model: Any, inputs: Sequence[Any]) -> Callable[[Any], np.ndarray]:
+    """model(...) as one traced tf.function (what model.predict runs), taking a batch dict or a list in input order."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec(spec.shape, tf.string if spec.dtype == "string" else spec.dtype) for spec in inputs]
+
+    @tf.function(input_signature=signature, reduce_retracing=True)
+    def forward(*tensors: Any) -> Any:
+        return model(tensors[0] if len(tensors) == 1 else list(tensors), training=False)
+
+    def call(batch: Any) -> np.ndarray:
+        flat = [batch[spec.name] for spec in inputs] if isinstance(batch, dict) else batch
+        return np.asarray(forward(*flat))
+
+    return call

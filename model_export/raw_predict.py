@@ -1,0 +1,74 @@
+"""Probabilities from raw rows (texts and numbers) through the text steps and ONNX Runtime, as the service runs them.
+
+ONNX Runtime only (no TensorFlow): calibrate uses it, and the exporter's text parity check runs the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model_export.errors import ExportError
+from service.core.errors import InvalidInput
+from service.core.text_step import TextStep, group_equal_lengths
+
+Rows = Mapping[str, Any]  # input name -> list of texts, or a numeric array; one entry per row
+
+
+@dataclass
+class RawPrediction:
+    probabilities: np.ndarray  # [len(scored), n_labels]
+    logits: np.ndarray
+    scored: list[int]  # the rows answered; the others have no token where a step needs one (a 400 in the service)
+    batch_sizes: list[int]  # rows per ONNX Runtime call
+
+
+def row_count(rows: Rows) -> int:
+    return len(next(iter(rows.values())))
+
+
+def take(rows: Rows, positions: Sequence[int]) -> dict[str, Any]:
+    return {name: [v[i] for i in positions] if isinstance(v, list) else v[list(positions)] for name, v in rows.items()}
+
+
+def answerable_rows(steps: Sequence[TextStep], rows: Rows) -> list[int]:
+    """Rows every step can read (the others get a 400 from the service: no token after standardization)."""
+    scored = []
+    for position in range(row_count(rows)):
+        try:
+            for step in steps:
+                step.tokens(rows[step.name][position], position)
+        except InvalidInput:
+            continue
+        scored.append(position)
+    return scored
+
+
+def predict_raw(
+    session: Any, steps: Sequence[TextStep], rows: Rows, max_batch: int = 512, numeric: Sequence[str] | None = None
+) -> RawPrediction:
+    """Every answerable row: texts through their steps, equal token counts stacked, one ONNX Runtime call a group."""
+    if numeric is None:
+        fed = {step.feeds for step in steps}
+        numeric = [node.name for node in session.get_inputs() if node.name not in fed]
+    scored = answerable_rows(steps, rows)
+    width = session.get_outputs()[0].shape[-1]  # the exporter writes [batch, n_labels]
+    probabilities = np.zeros((len(scored), width), np.float32)
+    logits = np.zeros_like(probabilities)
+    sizes: list[int] = []
+    for start in range(0, len(scored), max_batch):
+        chunk = scored[start : start + max_batch]
+        selected = take(rows, chunk)
+        rows_per_feed = {step.feeds: step.transform_rows(selected[step.name]) for step in steps}
+        rows_per_feed.update({name: list(selected[name]) for name in numeric})
+        for positions, feeds in group_equal_lengths(rows_per_feed):
+            try:
+                p, lg = session.run(["probabilities", "logits"], feeds)
+            except Exception as exc:  # ONNX Runtime raises its own types for inputs the graph does not take
+                raise ExportError(f"ONNX Runtime cannot run the model on these rows: {exc}") from None
+            probabilities[start + positions], logits[start + positions] = p, lg
+            sizes.append(len(positions))
+    return RawPrediction(probabilities, logits, scored, sizes)

@@ -1,0 +1,180 @@
+"""Rows of raw text (and numbers) with optional labels, from JSONL, CSV or .npz: for calibrate, verify and export.
+
+JSONL: one JSON object a line, one field per model input (a model whose only input is text may call it "text"),
+and "labels": the positive label names (["a", "c"]) or a multi-hot list of 0/1 in label order ([1, 0, 1]).
+CSV: a header row; a column per input (or "text"), and either a "labels" column of names separated by "|", or one
+0/1 column per label. A numeric input's cell is a number or a JSON list. .npz: one array per input, plus `y`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_export.errors import ExportError
+
+TEXT_FIELD = "text"
+LABELS_FIELD = "labels"
+CSV_LABEL_SEPARATOR = "|"
+NPZ_LABELS = "y"
+
+
+def read_sample_rows(path: str | Path, inputs: Sequence[Any]) -> dict[str, Any]:
+    """Rows for the given inputs (InputSpec-like: name, dtype "string" or numeric, shape); labels not needed."""
+    rows, _ = read_rows(path, [(s.name, s.dtype == "string", s.dtype) for s in inputs], labels=None)
+    return rows
+
+
+def read_rows(
+    path: str | Path, inputs: Sequence[tuple[str, bool, str]], labels: Sequence[str] | None
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(rows by input name, multi-hot [rows, len(labels)] bool or None). inputs: (name, is_text, numeric dtype)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            records = None
+            rows, truth = _read_npz(path, inputs, labels)
+        elif suffix in (".jsonl", ".ndjson"):
+            records = _read_jsonl(path)
+        elif suffix == ".csv":
+            records = _read_csv(path)
+        else:
+            raise ExportError(f"{path.name}: expected .jsonl, .csv or .npz data")
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from exc
+    if records is not None:
+        if not records:
+            raise ExportError(f"{path.name} holds no rows")
+        rows = {name: _column(path, records, name, is_text, dtype, len(inputs)) for name, is_text, dtype in inputs}
+        truth = None if labels is None else _labels(path, records, list(labels), suffix == ".csv")
+    return rows, truth
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ExportError(f"{path.name} line {number} is not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise ExportError(f"{path.name} line {number} is not a JSON object")
+            records.append((number, record))
+    return records
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:  # e.g. a label column named like an input: give the labels in one 'labels' column instead
+            raise ExportError(
+                f"{path.name}: column(s) {twice} appear twice in the header; if a label has an input's name, "
+                f"give the labels in one '{LABELS_FIELD}' column of names separated by '{CSV_LABEL_SEPARATOR}'"
+            )
+        return [(reader.line_num, dict(row)) for row in reader]
+
+
+def _column(path: Path, records: list, name: str, is_text: bool, dtype: str, n_inputs: int) -> Any:
+    values = []
+    for number, record in records:
+        key = name if name in record else (TEXT_FIELD if is_text and n_inputs == 1 else name)
+        if key not in record:
+            raise ExportError(f"{path.name} line {number} has no field '{name}' (fields: {sorted(record)})")
+        value = record[key]
+        if is_text:
+            if not isinstance(value, str):
+                raise ExportError(f"{path.name} line {number}: '{key}' must be text")
+            values.append(value)
+        else:
+            values.append(_number_cell(path, number, key, value))
+    if is_text:
+        return values
+    try:
+        return np.asarray(values, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise ExportError(f"{path.name}: input '{name}' is not one array of numbers ({exc})") from None
+
+
+def _number_cell(path: Path, number: int, key: str, value: Any) -> Any:
+    if isinstance(value, str):  # CSV: a number or a JSON list in the cell
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ExportError(f"{path.name} line {number}: '{key}' must be a number or a JSON list") from None
+    if isinstance(value, bool) or not isinstance(value, int | float | list):
+        raise ExportError(f"{path.name} line {number}: '{key}' must be a number or a list of numbers")
+    return value
+
+
+def _labels(path: Path, records: list, labels: list[str], csv_file: bool) -> np.ndarray:
+    truth = np.zeros((len(records), len(labels)), bool)
+    per_label_columns = csv_file and LABELS_FIELD not in records[0][1]
+    for row, (number, record) in enumerate(records):
+        if per_label_columns:
+            missing = [label for label in labels if label not in record]
+            if missing:
+                raise ExportError(
+                    f"{path.name}: no '{LABELS_FIELD}' column and no column for label(s) {missing}; give one "
+                    f"0/1 column per label or a '{LABELS_FIELD}' column of names separated by '{CSV_LABEL_SEPARATOR}'"
+                )
+            cells = [str(record[label]).strip() for label in labels]
+            if any(cell not in ("0", "1") for cell in cells):
+                raise ExportError(f"{path.name} line {number}: label columns must hold 0 or 1")
+            truth[row] = [cell == "1" for cell in cells]
+            continue
+        if LABELS_FIELD not in record:
+            raise ExportError(f"{path.name} line {number} has no '{LABELS_FIELD}' field")
+        value = record[LABELS_FIELD]
+        if csv_file:
+            value = [name for name in str(value).split(CSV_LABEL_SEPARATOR) if name]
+        truth[row] = _label_row(path, number, value, labels)
+    return truth
+
+
+def _label_row(path: Path, number: int, value: Any, labels: list[str]) -> list[bool]:
+    if not isinstance(value, list):
+        raise ExportError(f"{path.name} line {number}: '{LABELS_FIELD}' must be a list")
+    if all(isinstance(v, str) for v in value):  # names (an empty list: no label)
+        unknown = sorted(set(value) - set(labels))
+        if unknown:
+            raise ExportError(f"{path.name} line {number}: unknown label(s) {unknown}; labels are {labels}")
+        return [label in value for label in labels]
+    if len(value) != len(labels) or any(isinstance(v, bool) or v not in (0, 1) for v in value):
+        raise ExportError(
+            f"{path.name} line {number}: '{LABELS_FIELD}' must be label names or {len(labels)} values of 0/1"
+        )
+    return [v == 1 for v in value]
+
+
+def _read_npz(path: Path, inputs: Sequence[tuple[str, bool, str]], labels: Sequence[str] | None):
+    try:
+        with np.load(path) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except ValueError as exc:
+        raise ExportError(f"cannot read {path}: {exc}") from exc
+    wanted = [name for name, _, _ in inputs] + ([NPZ_LABELS] if labels is not None else [])
+    missing = [name for name in wanted if name not in arrays]
+    if missing:
+        raise ExportError(f"{path.name} lacks array(s) {missing}; it has {sorted(arrays)}")
+    rows = {
+        name: [str(t) for t in np.asarray(arrays[name]).reshape(-1)] if is_text else np.asarray(arrays[name], dtype)
+        for name, is_text, dtype in inputs
+    }
+    truth = None
+    if labels is not None:
+        y = np.asarray(arrays[NPZ_LABELS])
+        if y.ndim != 2 or y.shape[1] != len(labels) or not np.isin(y, (0, 1)).all():
+            raise ExportError(f"'{NPZ_LABELS}' must be multi-hot 0/1 of shape [rows, {len(labels)}]")
+        truth = y.astype(bool)
+    return rows, truth
