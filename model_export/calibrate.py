@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from model_export.calibration import LabelCalibration, Target, calibrate_label, stored_value
+from model_export.data_checks import check_finite_probabilities
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
@@ -83,14 +84,7 @@ def calibrate_model(
     output_path = choose_output(model, output, output_version, "calibrate")
     metadata = read_metadata(model)
     targets = resolve_targets(metadata.labels, target_precision, target_recall)
-    session = open_session(model)
-    steps = _text_steps(session, model)
-    skipped = 0
-    if steps or data.suffix.lower() != ".npz":
-        probabilities, truth, skipped = _predict_rows(session, steps, data, metadata.labels)
-    else:
-        inputs, truth = load_labelled(data, session, len(metadata.labels))
-        probabilities = predict(session, inputs, show_progress)
+    probabilities, truth, skipped = score_rows(model, data, metadata.labels, show_progress)
 
     choices = []
     with progress_bar("choosing thresholds", len(metadata.labels), show_progress) as advance:
@@ -99,7 +93,7 @@ def calibrate_model(
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
     result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices, skipped_rows=skipped)
-    result.calibration = calibration_entry(model, data, result)
+    result.calibration = calibration_entry(model, data, result, targets)
     result.reference_rates = reference_rates_entry(
         metadata.labels, probabilities, truth, result.thresholds, "calibrate", data
     )
@@ -107,6 +101,22 @@ def calibrate_model(
     if report is not None:
         write_report(report_page(result), Path(report))
     return result
+
+
+def score_rows(
+    model: Path, data: Path, labels: list[str], show_progress: bool = False
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(probabilities, truth, rows left out) of `model` on the labelled rows of `data`, as the service computes them."""
+    session = open_session(model)
+    steps = _text_steps(session, model)
+    skipped = 0
+    if steps or data.suffix.lower() != ".npz":
+        probabilities, truth, skipped = _predict_rows(session, steps, data, labels)
+    else:
+        inputs, truth = load_labelled(data, session, len(labels))
+        probabilities = predict(session, inputs, show_progress)
+    check_finite_probabilities(probabilities, data.name)
+    return probabilities, truth, skipped
 
 
 def report_page(result: CalibrationResult) -> ReportPage:
@@ -193,7 +203,9 @@ def predict(session, inputs: dict[str, np.ndarray], show_progress: bool = False)
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def calibration_entry(model: Path, data: Path, result: CalibrationResult) -> dict:
+def calibration_entry(
+    model: Path, data: Path, result: CalibrationResult, targets: Mapping[str, Target] | None = None
+) -> dict:
     methods = sorted({c.method for c in result.labels if c.method != "kept"})
     return {
         "method": methods[0] if len(methods) == 1 else ("mixed" if methods else "kept"),
@@ -207,6 +219,8 @@ def calibration_entry(model: Path, data: Path, result: CalibrationResult) -> dic
         "labels": {
             c.label: {"method": c.method, "threshold": c.threshold, **c.after.as_dict()}
             | ({"note": c.note} if c.note else {})
+            # What was asked, also when the label kept its threshold: the next calibration asks it again.
+            | ({"target": targets[c.label].method} if targets and c.label in targets else {})
             for c in result.labels
         },
     }

@@ -10,6 +10,8 @@ from model_export.commands import run_calibrate, run_inspect, run_optimize, run_
 from model_export.errors import ExportError
 from model_export.head import ACCEPT_FLAG
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
+from model_export.load import UNSAFE_FLAG
+from model_export.output_paths import check_output_file
 
 EXIT_USAGE = 2
 
@@ -23,6 +25,15 @@ def build_export_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("source", help=".keras or .h5 file, or a SavedModel directory")
     parser.add_argument("--output", "-o", required=True, help="ONNX file to write, e.g. models/NAME/1/model.onnx")
+    add_source_options(parser)
+    parser.add_argument(
+        "--force", action="store_true", help="replace --output when it exists (a served version, perhaps)"
+    )
+    return parser
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """What export and publish both ask: labels, default thresholds and how to read and convert the source."""
     parser.add_argument("--labels", required=True, help="a,b,c or @labels.txt (one label per line)")
     parser.add_argument(
         "--threshold",
@@ -43,11 +54,21 @@ def build_export_parser() -> argparse.ArgumentParser:
         help="for models ending in a sigmoid whose logits cannot be recovered: export the output unchanged "
         "as probabilities (logits approximated as log(p)-log(1-p))",
     )
-    return parser
+    parser.add_argument(
+        UNSAFE_FLAG,
+        dest="unsafe_deserialization",
+        action="store_true",
+        help="load Lambda layers (Python code stored in the model file): only for files you trust",
+    )
 
 
 def run_export(argv: Sequence[str]) -> int:
     args = build_export_parser().parse_args(argv)
+    output = check_output_file(args.output)
+    if output.exists() and not args.force:
+        from model_export.repository import overwrite_refusal
+
+        raise overwrite_refusal(output)
     from model_export.export import export_model  # TensorFlow loads only once arguments are valid
 
     report = export_model(
@@ -60,8 +81,54 @@ def run_export(argv: Sequence[str]) -> int:
         default_threshold=parse_threshold(args.threshold),
         accept_sigmoid_output=args.accept_sigmoid_output,
         show_progress=True,
+        unsafe_deserialization=args.unsafe_deserialization,
     )
     print(report.format())
+    return 0
+
+
+def run_publish(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m model_export publish",
+        description="Export a Keras model as the next version of a model in a repository (REPO/NAME/<next>/"
+        "model.onnx, written atomically), with the parity proof; with --data, calibrate it (with the methods the "
+        "served version was calibrated with) and compare it label by label with the served version.",
+        epilog="Exit status 2 when the model, the data or an argument cannot be used; nothing is written then.",
+    )
+    parser.add_argument("source", help=".keras or .h5 file, or a SavedModel directory")
+    parser.add_argument("--repository", required=True, help="the folder a server serves (MODEL_REPOSITORY)")
+    parser.add_argument("--name", required=True, help="the model's name: REPO/NAME/VERSION/model.onnx")
+    add_source_options(parser)
+    parser.add_argument(
+        "--data",
+        help="validation rows to calibrate on (as for calibrate: .npz with 'y', or .jsonl / .csv); without it the "
+        "thresholds are --threshold / --thresholds",
+    )
+    parser.add_argument("--target-precision", help="as for calibrate; replaces the served version's method")
+    parser.add_argument("--target-recall", help="as for calibrate; replaces the served version's method")
+    args = parser.parse_args(argv)
+    if not args.data and (args.target_precision or args.target_recall):
+        raise ExportError("--target-precision and --target-recall choose thresholds on --data: give --data too")
+    from model_export.commands import parse_target
+    from model_export.publish import publish_version
+
+    result = publish_version(
+        args.source,
+        args.repository,
+        args.name,
+        parse_labels_arg(args.labels),
+        args.data,
+        thresholds=parse_thresholds_arg(args.thresholds) if args.thresholds else None,
+        default_threshold=parse_threshold(args.threshold),
+        target_precision=parse_target(args.target_precision, "--target-precision") if args.target_precision else None,
+        target_recall=parse_target(args.target_recall, "--target-recall") if args.target_recall else None,
+        opset=args.opset,
+        sample_data=args.sample_data,
+        accept_sigmoid_output=args.accept_sigmoid_output,
+        unsafe_deserialization=args.unsafe_deserialization,
+        show_progress=True,
+    )
+    print(result.format())
     return 0
 
 
@@ -72,6 +139,7 @@ SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "optimize": run_optimize,
     "verify": run_verify,
     "inspect": run_inspect,
+    "publish": run_publish,
 }
 DEFAULT_SUBCOMMAND = "export"
 
@@ -86,4 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return SUBCOMMANDS[command](rest)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a file or folder the checks before the work did not foresee: one line, too
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from model_export.errors import ExportError
 from model_export.labels import parse_threshold, parse_thresholds_arg
+from model_export.load import UNSAFE_FLAG, UNSAFE_WARNING
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -142,13 +143,25 @@ def run_verify(argv: Sequence[str]) -> int:
         ".jsonl / .csv rows of raw text, checked besides the built-in text corpus",
     )
     parser.add_argument("--tolerance", type=float, default=None, help="max abs error on probabilities (default 1e-5)")
+    parser.add_argument(
+        UNSAFE_FLAG, action="store_true", help="load Lambda layers (Python code in the model file): trusted files only"
+    )
     args = parser.parse_args(argv)
     from model_export.recheck import verify_exported
     from model_export.verify import PROBABILITY_TOLERANCE
 
     tolerance = PROBABILITY_TOLERANCE if args.tolerance is None else args.tolerance
-    outcome = verify_exported(args.model, args.keras, args.data, tolerance=tolerance, show_progress=True)
+    outcome = verify_exported(
+        args.model,
+        args.keras,
+        args.data,
+        tolerance=tolerance,
+        show_progress=True,
+        unsafe_deserialization=args.unsafe_deserialization,
+    )
     print(outcome.format())
+    if args.unsafe_deserialization:
+        print(f"warning   {UNSAFE_WARNING}")
     return EXIT_PASS if outcome.passed else EXIT_FAIL
 
 

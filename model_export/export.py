@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from model_export.errors import ExportError
 from model_export.files import sha256_of_source, write_atomically
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
-from model_export.load import LoadedSource, load_source
+from model_export.load import UNSAFE_WARNING, LoadedSource, load_source
+from model_export.output_paths import check_output_file
 from model_export.parity import prove_parity
 from model_export.progress import progress_bar
 from model_export.verify import DEFAULT_BATCH_SIZES
@@ -77,6 +77,7 @@ def export_model(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seed: int = 0,
     show_progress: bool = False,
+    unsafe_deserialization: bool = False,
 ) -> ExportReport:
     """Export `source` to `output` (ONNX), or raise ExportError and write nothing."""
     from model_export import convert, head, onnx_edit, text_model, verify
@@ -85,12 +86,10 @@ def export_model(
     convert.check_opset(opset)
     labels = validate_labels(labels)
     threshold_values = resolve_thresholds(labels, thresholds, default_threshold)
-    output = Path(output)
-    if output.exists() and output.is_dir():
-        raise ExportError(f"output {output} is a directory; give the .onnx file path")
+    output = check_output_file(output, "output")
 
     with progress_bar(f"exporting {Path(source).name}", _STEPS + len(batch_sizes), show_progress) as advance:
-        loaded = load_source(source)
+        loaded = load_source(source, unsafe_deserialization)
         advance(description="tracing the model")
         onnx_inputs = loaded.inputs
         if loaded.subclassed:
@@ -160,7 +159,7 @@ def export_model(
         max_abs_error_model_output=parity.report.max_abs_error_model_output,
         tolerance=parity.report.tolerance,
         metadata=props,
-        warnings=decision.warnings,
+        warnings=[*decision.warnings, *([UNSAFE_WARNING] if unsafe_deserialization else [])],
         text_inputs=_describe_text_inputs(loaded),
         parity_rows=None if parity.text is None else parity.text.describe(),
     )

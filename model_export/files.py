@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from model_export.errors import ExportError
+from model_export.output_paths import check_output_file, check_writable_folder, write_error
 
 _CHUNK = 1 << 20
 _PUBLISHED_MODE = 0o644
@@ -35,8 +36,11 @@ def _update_from_file(digest: hashlib._Hash, path: Path) -> None:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write via a temp file in the same directory + os.replace: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         # mkstemp creates 0600; a server running as another user must be able to read the model.
         os.chmod(tmp_name, _PUBLISHED_MODE)
@@ -45,6 +49,9 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise write_error(path, exc) from None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -55,18 +62,16 @@ def choose_output(model: Path, output: str | Path | None, output_version: bool, 
     if (output is None) == (not output_version):
         raise ExportError("give exactly one of --output NEW.onnx or --output-version")
     if output is not None:
-        output = Path(output)
-        if output.resolve() == model.resolve() or (output.exists() and output.samefile(model)):
+        if Path(output).resolve() == model.resolve() or (Path(output).exists() and Path(output).samefile(model)):
             raise ExportError(f"--output {output} is the input model; {verb} never edits a model in place")
-        if output.is_dir():
-            raise ExportError(f"--output {output} is a directory; give the .onnx file path")
-        return output
+        return check_output_file(output)
     version_dir = model.parent if model.parent.name else model.resolve().parent
     if not version_dir.resolve().name.isdigit():
         raise ExportError(
             f"--output-version needs the model at models/NAME/VERSION/model.onnx; {model} is not in a version folder"
         )
     versions = [int(p.name) for p in version_dir.parent.iterdir() if p.is_dir() and p.name.isdigit()]
+    check_writable_folder(version_dir.parent, f"cannot add a version folder to {version_dir.parent}")
     return version_dir.parent / str(max(versions) + 1) / model.name
 
 
@@ -77,11 +82,30 @@ def publish_model(output: Path, data: bytes, new_version: bool) -> None:
         return
     # Build the version folder under a dot-name (registries only read digit folders), then rename it
     # into place in one step.
-    staging = Path(tempfile.mkdtemp(dir=output.parent.parent, prefix=f".{output.parent.name}."))
+    staging = make_staging_folder(output.parent.parent, output.parent.name)
     try:
         write_atomically(staging / output.name, data)
-        os.chmod(staging, 0o755)
-        os.rename(staging, output.parent)
-    except OSError as exc:
+        move_into_place(staging, output.parent)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ExportError(f"cannot create version folder {output.parent}: {exc}") from exc
+
+
+def make_staging_folder(parent: Path, name: str) -> Path:
+    """A dot-named folder in `parent`: a server scanning the repository skips it until it is renamed."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}."))
+    except OSError as exc:
+        raise write_error(parent / name, exc) from None
+
+
+def move_into_place(staging: Path, version_folder: Path) -> None:
+    """Rename a complete staging folder to its version folder, never onto one that exists."""
+    # rename(2) would silently replace an existing empty folder: look first (another writer is the only race).
+    if version_folder.exists():
+        raise ExportError(f"{version_folder} appeared while this version was written (another writer?); run again")
+    try:
+        os.chmod(staging, 0o755)
+        os.rename(staging, version_folder)
+    except OSError as exc:
+        raise write_error(version_folder, exc) from None

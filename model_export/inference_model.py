@@ -33,10 +33,12 @@ def with_sigmoid(logits_model: Any, name: str | None = None) -> Any:
     # Accepting a sigmoid output here only so the decision names it instead of raising the exporter's CLI advice.
     decision = decide_keras_head(logits_model, _loss_of(logits_model), accept_sigmoid_output=True)
     if decision.kind != HEAD_APPENDED_SIGMOID:
+        # Not the decision's explanation: that one describes an export ("exported its logits"), and here
+        # nothing is exported.
         raise ExportError(
-            f"{logits_model.name!r} already ends in a sigmoid ({decision.explanation}): it is an inference model "
-            "already, and wrapping it would apply the sigmoid twice, squashing every probability into "
-            "[0.5, 0.73]. Pass the model that outputs logits (a linear last layer)."
+            f"model '{logits_model.name}' already ends in a sigmoid (its last layer '{logits_model.layers[-1].name}' "
+            "applies one): it is an inference model already, and wrapping it would apply the sigmoid twice, "
+            "squashing every probability into [0.5, 0.73]. Pass the model that outputs logits (a linear last layer)."
         )
     probabilities = keras.layers.Activation("sigmoid", name=PROBABILITIES)(logits_model.outputs[0])
     return keras.Model(logits_model.inputs, probabilities, name=name or f"{logits_model.name}_inference")

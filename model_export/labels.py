@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,13 @@ def parse_threshold(value: str, what: str = "threshold") -> float:
 
 
 def validate_labels(labels: Sequence[str], n_outputs: int | None = None) -> list[str]:
+    if isinstance(labels, str):
+        # list("cat,dog") would be its characters, reported as duplicated ',' and letters.
+        names = json.dumps([part.strip() for part in labels.split(",")])
+        raise ExportError(
+            f"labels must be a list of names, one per output column: pass {names}, "
+            f"not the one string {json.dumps(labels)}"
+        )
     labels = list(labels)
     if not labels:
         raise ExportError("no labels given: pass --labels a,b,c (one name per output column)")

@@ -60,7 +60,16 @@ def call_keras(model: Any, flat_inputs: list[np.ndarray]) -> np.ndarray:
         return np.asarray(model(flat_inputs[0] if len(flat_inputs) == 1 else flat_inputs, training=False))
 
 
-def load_source(path: str | Path) -> LoadedSource:
+# Keras refuses to rebuild a Lambda layer's Python code unless told the file is trusted; its own advice
+# (`safe_mode=False`) names a function argument, so the CLI offers this flag instead.
+UNSAFE_FLAG = "--unsafe-deserialization"
+UNSAFE_WARNING = (
+    f"{UNSAFE_FLAG}: Python code stored in the model file (Lambda layers) was loaded and run; "
+    "use it only on files you trust as you trust your own code"
+)
+
+
+def load_source(path: str | Path, unsafe_deserialization: bool = False) -> LoadedSource:
     path = Path(path)
     if not path.exists():
         raise ExportError(f"source {path} does not exist")
@@ -70,19 +79,25 @@ def load_source(path: str | Path) -> LoadedSource:
         return _load_saved_model(path)
     suffix = path.suffix.lower()
     if suffix in (".keras", ".h5", ".hdf5"):
-        return _load_keras(path)
+        return _load_keras(path, unsafe_deserialization)
     raise ExportError(f"unsupported source {path.name}: expected a .keras or .h5 file, or a SavedModel directory")
 
 
-def _load_keras(path: Path) -> LoadedSource:
+def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSource:
     import keras
 
     loss = read_keras_loss(path)
     try:
         # compile=False: the loss config is read from the file itself, and compiling can fail
         # on custom losses/metrics that have nothing to do with inference.
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=not unsafe_deserialization)
     except Exception as exc:  # keras raises many types here; the message is what matters
+        if "safe_mode" in str(exc):
+            raise ExportError(
+                f"{path.name} holds Python code (a Lambda layer), which Keras runs only from files you trust. "
+                f"If you trust this file, pass {UNSAFE_FLAG}; better, replace the Lambda with a built-in or "
+                "registered custom layer and save again"
+            ) from None
         hint = _H5_HINT if suffix_is_h5(path) else ""
         raise ExportError(f"Keras could not load {path.name}: {str(exc).rstrip('. ')}{hint}") from exc
     try:

@@ -54,6 +54,7 @@ def verify_exported(
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     seed: int = 0,
     show_progress: bool = False,
+    unsafe_deserialization: bool = False,
 ) -> VerifyOutcome:
     """Parity of `model` (ONNX) with `source` (Keras/SavedModel). Raises ExportError when it cannot check."""
     from model_export import head
@@ -66,7 +67,7 @@ def verify_exported(
     metadata = read_metadata(model)
     recorded = metadata.props.get("source_sha256")
     with progress_bar("verifying", 3 + len(batch_sizes), show_progress) as advance:
-        loaded = load_source(source)
+        loaded = load_source(source, unsafe_deserialization)
         advance(description="loaded the source")
         accepted = metadata.props.get("head") == HEAD_SIGMOID_ACCEPTED
         if loaded.kind == "keras" and not loaded.subclassed:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from model_export.data_checks import check_finite_rows, check_multi_hot
 from model_export.errors import ExportError
 
 TEXT_FIELD = "text"
@@ -101,9 +102,13 @@ def _column(path: Path, records: list, name: str, is_text: bool, dtype: str, n_i
     if is_text:
         return values
     try:
-        return np.asarray(values, dtype=dtype)
-    except (ValueError, TypeError) as exc:
-        raise ExportError(f"{path.name}: input '{name}' is not one array of numbers ({exc})") from None
+        array = np.asarray(values, dtype=dtype)
+    except (ValueError, TypeError):
+        raise ExportError(
+            f"{path.name}: input '{name}' is not one array of numbers (every row needs the same length)"
+        ) from None
+    check_finite_rows(array, f"{path.name}, input '{name}'", [f"line {number}" for number, _ in records])
+    return array
 
 
 def _number_cell(path: Path, number: int, key: str, value: Any) -> Any:
@@ -173,8 +178,8 @@ def _read_npz(path: Path, inputs: Sequence[tuple[str, bool, str]], labels: Seque
     }
     truth = None
     if labels is not None:
-        y = np.asarray(arrays[NPZ_LABELS])
-        if y.ndim != 2 or y.shape[1] != len(labels) or not np.isin(y, (0, 1)).all():
-            raise ExportError(f"'{NPZ_LABELS}' must be multi-hot 0/1 of shape [rows, {len(labels)}]")
-        truth = y.astype(bool)
+        truth = check_multi_hot(arrays[NPZ_LABELS], len(labels), f"'{NPZ_LABELS}' in {path.name}")
+    for name, is_text, _ in inputs:
+        if not is_text:
+            check_finite_rows(rows[name], f"array '{name}' in {path.name}")
     return rows, truth

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_export.data_checks import check_finite_rows, check_multi_hot
 from model_export.errors import ExportError
 
 TARGET_KEY = "y"
@@ -26,16 +27,12 @@ def load_labelled(path: Path, session, n_labels: int) -> tuple[dict[str, np.ndar
             f"{path.name} lacks array(s) {[n for n in [*names, TARGET_KEY] if n not in arrays]}; it needs one per "
             f"model input {names} plus '{TARGET_KEY}' (multi-hot [rows, {n_labels}]); it has {sorted(arrays)}"
         )
-    truth = np.asarray(arrays[TARGET_KEY])
-    if truth.ndim != 2 or truth.shape[1] != n_labels or not np.isin(truth, (0, 1)).all():
-        raise ExportError(
-            f"'{TARGET_KEY}' must be multi-hot 0/1 of shape [rows, {n_labels}], got shape {list(truth.shape)}"
-        )
+    truth = check_multi_hot(arrays[TARGET_KEY], n_labels, f"'{TARGET_KEY}' in {path.name}")
     inputs = _inputs(path, arrays, session)
     rows = {name: array.shape[0] for name, array in inputs.items()} | {TARGET_KEY: truth.shape[0]}
     if len(set(rows.values())) != 1 or truth.shape[0] == 0:
-        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {rows}")
-    return inputs, truth.astype(bool)
+        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {_counts(rows)}")
+    return inputs, truth
 
 
 def load_inputs(path: Path, session) -> dict[str, np.ndarray]:
@@ -43,8 +40,12 @@ def load_inputs(path: Path, session) -> dict[str, np.ndarray]:
     inputs = _inputs(path, _read(path), session)
     rows = {name: array.shape[0] for name, array in inputs.items()}
     if len(set(rows.values())) != 1 or 0 in rows.values():
-        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {rows}")
+        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {_counts(rows)}")
     return inputs
+
+
+def _counts(rows: dict[str, int]) -> str:
+    return ", ".join(f"{count} in '{name}'" for name, count in rows.items())
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -76,6 +77,7 @@ def _inputs(path: Path, arrays: dict[str, np.ndarray], session) -> dict[str, np.
                 f"array {node.name!r} in {path.name} has shape {list(array.shape)}; the model takes {expected}"
             )
         if array.dtype.kind not in "iufb":
-            raise ExportError(f"array {node.name!r} in {path.name} must hold numbers")
+            raise ExportError(f"array '{node.name}' in {path.name} must hold numbers")
+        check_finite_rows(array, f"array '{node.name}' in {path.name}")
         inputs[node.name] = array.astype(dtype)
     return inputs
