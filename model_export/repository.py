@@ -83,10 +83,9 @@ def overwrite_refusal(path: Path) -> ExportError:
         return ExportError(f"{what}. Nothing was written: pass --force to replace it")
     model_folder = path.parent.parent
     served = served_version(model_folder.parent, model_folder.name)
+    what += f", version {version} of '{model_folder.name}'"
     if served is not None and served.version == version:
-        what += f", version {version} of '{model_folder.name}', which a server watching {model_folder.parent} serves now"
-    else:
-        what += f", version {version} of '{model_folder.name}'"
+        what += f", which a server watching {model_folder.parent} serves now"
     return ExportError(
         f"{what}. Nothing was written: publish the new model as the next version with python -m model_export "
         f"publish SOURCE --repository {model_folder.parent} --name {model_folder.name} --labels ..., "
