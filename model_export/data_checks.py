@@ -49,7 +49,7 @@ def check_finite_rows(array: np.ndarray, where: str, row_names: Sequence[str] | 
     if bad_rows.size == array.shape[0]:
         raise ExportError(f"{where}: every row holds NaN or infinite values; the model cannot score them")
     raise ExportError(
-        f"{where}: {name_rows(bad_rows, row_names)} hold NaN or infinite values; remove or fill them (a NaN "
+        f"{where}: NaN or infinite values in {name_rows(bad_rows, row_names)}; remove or fill those rows (a NaN "
         "feature gives a NaN probability, which would count as a miss for every label)"
     )
 

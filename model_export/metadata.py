@@ -13,7 +13,7 @@ from typing import Any
 
 import onnx
 
-from model_export.errors import ExportError
+from model_export.errors import ExportError, reading_problem
 
 PRODUCER_NAME = "sigmoid-serve.model_export"
 
@@ -53,8 +53,10 @@ def read_metadata(onnx_path: str | Path) -> ModelMetadata:
     """Labels, thresholds and all metadata props of an exported model."""
     try:
         model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError, OSError, ...: the file is not an ONNX model
-        raise ExportError(f"cannot read {onnx_path} as an ONNX model: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise ExportError(f"cannot read {onnx_path}: {reading_problem(exc)}") from None
+    except Exception:  # protobuf's DecodeError and others: the bytes are not an ONNX model
+        raise ExportError(f"{onnx_path} is not an ONNX model (it does not parse as one)") from None
     props = {p.key: p.value for p in model.metadata_props}
     try:
         labels = json.loads(props["labels"])

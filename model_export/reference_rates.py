@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model_export.data_checks import check_multi_hot
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source
 
@@ -55,12 +56,13 @@ def sample_labels(path: str | Path, rows: int, n_labels: int) -> np.ndarray | No
         if TARGET_KEY not in archive.files:
             return None
         truth = np.asarray(archive[TARGET_KEY])
-    if truth.shape != (rows, n_labels) or not np.isin(truth, (0, 1)).all():
+    truth = check_multi_hot(truth, n_labels, f"'{TARGET_KEY}' in {Path(path).name}")
+    if truth.shape[0] != rows:
         raise ExportError(
-            f"'{TARGET_KEY}' in {Path(path).name} must be multi-hot 0/1 of shape [{rows}, {n_labels}] "
-            f"(one row per sample row, one column per label), got shape {list(truth.shape)}"
+            f"'{TARGET_KEY}' in {Path(path).name} has {truth.shape[0]} rows and the inputs {rows}: one row of labels "
+            "per sample row"
         )
-    return truth.astype(bool)
+    return truth
 
 
 def sample_reference_rates(

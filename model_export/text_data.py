@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from model_export.data_checks import check_finite_rows, check_multi_hot
-from model_export.errors import ExportError
+from model_export.errors import ExportError, reading_problem
 
 TEXT_FIELD = "text"
 LABELS_FIELD = "labels"
@@ -48,7 +48,7 @@ def read_rows(
         else:
             raise ExportError(f"{path.name}: expected .jsonl, .csv or .npz data")
     except OSError as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from exc
+        raise ExportError(f"cannot read {path}: {reading_problem(exc)}") from None
     if records is not None:
         if not records:
             raise ExportError(f"{path.name} holds no rows")
@@ -167,7 +167,7 @@ def _read_npz(path: Path, inputs: Sequence[tuple[str, bool, str]], labels: Seque
         with np.load(path) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except ValueError as exc:
-        raise ExportError(f"cannot read {path}: {exc}") from exc
+        raise ExportError(f"cannot read {path}: {reading_problem(exc)}") from None
     wanted = [name for name, _, _ in inputs] + ([NPZ_LABELS] if labels is not None else [])
     missing = [name for name in wanted if name not in arrays]
     if missing:

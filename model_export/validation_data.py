@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from model_export.data_checks import check_finite_rows, check_multi_hot
-from model_export.errors import ExportError
+from model_export.errors import ExportError, reading_problem
 
 TARGET_KEY = "y"
 ORT_DTYPES = {
@@ -53,7 +53,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         with np.load(path) as archive:
             return {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read data file {path}: {exc}") from exc
+        raise ExportError(f"cannot read data file {path}: {reading_problem(exc)}") from None
 
 
 def _inputs(path: Path, arrays: dict[str, np.ndarray], session) -> dict[str, np.ndarray]:

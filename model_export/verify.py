@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.errors import ExportError
+from model_export.errors import ExportError, reading_problem
 from model_export.load import InputSpec
 
 PROBABILITY_TOLERANCE = 1e-5
@@ -68,7 +68,7 @@ def load_sample_data(path: str | Path, specs: Sequence[InputSpec]) -> dict[str, 
         with np.load(path) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read sample data {path}: {exc}") from exc
+        raise ExportError(f"cannot read sample data {path}: {reading_problem(exc)}") from None
     missing = [spec.name for spec in specs if spec.name not in arrays]
     if missing:
         raise ExportError(f"sample data {path} lacks arrays for input(s) {missing}; it has {sorted(arrays)}")

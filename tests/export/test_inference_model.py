@@ -82,6 +82,17 @@ def test_refuses_a_head_that_is_not_logits(last_layer, message: str) -> None:
         with_sigmoid(model)
 
 
+def test_a_sigmoid_head_is_described_without_an_export() -> None:
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid", name="scores")(inputs), name="tagger")
+    with pytest.raises(ExportError) as refused:
+        with_sigmoid(model)
+    assert str(refused.value).startswith(
+        "model 'tagger' already ends in a sigmoid (its last layer 'scores' applies one): it is an inference model"
+    )
+    assert "export" not in str(refused.value)
+
+
 def test_refuses_a_linear_head_trained_on_probabilities() -> None:
     model = logits_mlp(compile_loss=False)
     model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=False))

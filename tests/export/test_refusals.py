@@ -49,6 +49,14 @@ def test_bad_labels_refused(model_files, tmp_path, labels, fragment):
     assert fragment in _refused(model_files, tmp_path, "mlp.keras", labels)
 
 
+def test_labels_given_as_one_string_are_named_as_such(model_files, tmp_path):
+    message = _refused(model_files, tmp_path, "mlp.keras", "cat,dog,bird")
+    assert message == (
+        'labels must be a list of names, one per output column: pass ["cat", "dog", "bird"], '
+        'not the one string "cat,dog,bird"'
+    )
+
+
 def test_bad_thresholds_refused(model_files, tmp_path):
     assert "within [0, 1]" in _refused(model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"a": 1.5})
     assert "unknown label" in _refused(model_files, tmp_path, "mlp.keras", ["a", "b", "c"], thresholds={"z": 0.1})
