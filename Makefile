@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build
+.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build fresh-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 
 test: lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser
@@ -48,6 +48,11 @@ container-test: $(VENV)/.dev-installed
 	bash $(DOCKER_TOOLS)/ensure-docker.sh
 	bash $(DOCKER_TOOLS)/make-base-image.sh
 	$(PY) -m pytest -m container tests/container
+
+# This commit on a bare python:3.11-slim container (host network): `make run` until ready, then `make test`.
+fresh-check:
+	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
+	DOCKER_TOOLS=$(DOCKER_TOOLS) bash .ci/fresh-check.sh
 
 # The docs browser test drives Debian's Chromium (Playwright downloads no browser here). Installed when missing and
 # we are root (CI); otherwise install it yourself or point CHROMIUM at a Chromium binary.
