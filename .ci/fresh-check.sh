@@ -55,7 +55,7 @@ say "make installed in a bare $image"
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 # A session of its own, so that stopping it stops make and the server under it.
-inside setsid sh -c "echo \$\$ > /tmp/run.pid; exec make run PORT=$port > /tmp/run.log 2>&1" &
+inside setsid --wait sh -c "echo \$\$ > /tmp/run.pid; exec make run PORT=$port > /tmp/run.log 2>&1" &
 runner=$!
 ready=0
 deadline=$((SECONDS + ready_timeout))
