@@ -85,7 +85,7 @@ with urllib.request.urlopen(request, timeout=10) as response:
     answer = json.load(response)
 print(f"[fresh-check] POST /predict -> {answer['predictions'][0]['labels']}", file=sys.stderr)
 EOF
-inside sh -c 'kill -TERM -- "-$(cat /tmp/run.pid)"'
+inside sh -c 'kill -TERM "-$(cat /tmp/run.pid)"'
 wait "$runner" || true
 say "make run stopped; running make test"
 
