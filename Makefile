@@ -54,14 +54,20 @@ fresh-check:
 	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
 	DOCKER_TOOLS=$(DOCKER_TOOLS) bash .ci/fresh-check.sh
 
-# The docs browser test drives Debian's Chromium (Playwright downloads no browser here). Installed when missing and
-# we are root (CI); otherwise install it yourself or point CHROMIUM at a Chromium binary.
+# The docs browser test drives Debian's Chromium (Playwright downloads no browser here) through Playwright's driver,
+# a bundled Node.js that needs libatomic1 (slim images lack it). Both are installed when missing and we are root (CI);
+# otherwise install them yourself or point CHROMIUM at a Chromium binary.
 CHROMIUM ?= /usr/bin/chromium
-browser:
-	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
-	fi
-	@test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }
+PLAYWRIGHT_NODE = $(PY) -c 'import pathlib, playwright; print(pathlib.Path(playwright.__file__).parent / "driver" / "node")'
+browser: $(VENV)/.dev-installed
+	@node="$$($(PLAYWRIGHT_NODE))"; missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="chromium"; \
+	"$$node" --version >/dev/null 2>&1 || missing="$$missing libatomic1"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi; \
+	test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }; \
+	"$$node" --version >/dev/null || { echo "Playwright's driver ($$node) cannot start: apt-get install libatomic1"; exit 1; }
 
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demo_digits --output models/digits/1/model.onnx
