@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,14 @@ def _check_threshold(value: object, what: str) -> float:
     return float(value)
 
 
+def holds_bool(nested: object, depth: int) -> bool:
+    """Whether a rectangular list `depth` deep holds true or false: numpy would silently read them as 1 and 0."""
+    leaves = nested
+    for _ in range(depth - 1):
+        leaves = chain.from_iterable(leaves)
+    return depth > 0 and bool in map(type, leaves)  # type: ignore[call-overload]
+
+
 def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
     try:
         array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
@@ -166,6 +175,8 @@ def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
         # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
         kind = "holds null or objects" if array.dtype.kind == "O" else f"is of type {array.dtype}"
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {kind}")
+    if not isinstance(raw, np.ndarray) and holds_bool(raw, array.ndim):
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it holds true/false")
     if array.ndim != len(spec.shape) or any(
         want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
     ):

@@ -69,11 +69,18 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return document
 
 
+INT64_DIGITS = 19  # 2**63 - 1 has 19 digits: a longer number is never a version, and int() of it can raise
+
+
 def parse_version(text: str) -> int:
-    """A model version from a URL segment (v2 and TF Serving paths carry it as text)."""
-    if not is_decimal(text) or int(text) < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
-    return int(text)
+    """A model version from a URL segment (v2 and TF Serving paths carry it as text): a positive int64."""
+    shown = text if len(text) <= 30 else f"{text[:20]}... ({len(text)} characters)"
+    digits = text.lstrip("0")
+    if not is_decimal(text) or not digits:
+        raise InvalidInput(f"model version must be a positive integer, got {shown!r}")
+    if len(digits) > INT64_DIGITS or int(digits) >= 2**63:  # bounded before int(): Python refuses 4,300+ digits
+        raise InvalidInput(f"model version must be below 2**63 (int64), got {shown!r}")
+    return int(digits)
 
 
 def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -14,8 +14,9 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput
+from ..core.model import holds_bool
 from ..core.repository_files import is_decimal
-from .http import parse_json_object
+from .http import INT64_DIGITS, parse_json_object
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_EXTENSION = "binary_tensor_data"
@@ -56,11 +57,13 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """The JSON header and the binary tensor bytes after it (empty without Inference-Header-Content-Length)."""
     if header_length is None:
         return parse_json_object(body), memoryview(b"")
-    if not is_decimal(header_length.strip()):
-        raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {header_length!r}")
-    length = int(header_length)
-    if length > len(body):
-        raise InvalidInput(f"Inference-Header-Content-Length is {length} but the body has only {len(body)} bytes")
+    text = header_length.strip()
+    shown = text if len(text) <= 30 else f"{text[:20]}... ({len(text)} characters)"
+    if not is_decimal(text):
+        raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {shown!r}")
+    if len(text) > INT64_DIGITS or int(text) > len(body):  # bounded before int(): Python refuses 4,300+ digits
+        raise InvalidInput(f"Inference-Header-Content-Length is {shown} but the body has only {len(body)} bytes")
+    length = int(text)
     return parse_json_object(body[:length]), memoryview(body)[length:]
 
 
@@ -217,6 +220,8 @@ def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...]) ->
     if array.size and array.dtype.kind not in kind and not (kind == "f" and array.dtype.kind in "iu"):
         wanted = {"b": "true/false", "f": "numbers", "iu": "integers"}[kind]
         raise InvalidInput(f"input {name!r}: datatype {datatype_of(dtype)} takes {wanted} in 'data'")
+    if kind != "b" and holds_bool(data, array.ndim):
+        raise InvalidInput(f"input {name!r}: datatype {datatype_of(dtype)} takes numbers in 'data', not true/false")
     # Keep numpy's own type: the core converts to the model's dtype and checks range and finiteness.
     return _reshape(name, array, shape)
 
