@@ -29,7 +29,9 @@ VERSIONED = {
 
 @pytest.mark.parametrize("version", TOO_LARGE.values(), ids=TOO_LARGE.keys())
 @pytest.mark.parametrize(("method", "path", "body"), VERSIONED.values(), ids=VERSIONED.keys())
-def test_a_version_past_int64_or_zero_is_a_400(client: httpx.Client, method: str, path: str, body: dict, version: str) -> None:
+def test_a_version_past_int64_or_zero_is_a_400(
+    client: httpx.Client, method: str, path: str, body: dict, version: str
+) -> None:
     response = client.request(method, path.format(v=version), json=body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
@@ -37,7 +39,9 @@ def test_a_version_past_int64_or_zero_is_a_400(client: httpx.Client, method: str
 
 
 @pytest.mark.parametrize(("method", "path", "body"), VERSIONED.values(), ids=VERSIONED.keys())
-def test_the_largest_int64_version_is_merely_not_found(client: httpx.Client, method: str, path: str, body: dict) -> None:
+def test_the_largest_int64_version_is_merely_not_found(
+    client: httpx.Client, method: str, path: str, body: dict
+) -> None:
     response = client.request(method, path.format(v=INT64_MAX), json=body)
     assert response.status_code == 404, response.text
 
