@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint demo-model bench clean browser container-test docker-build fresh-check
+.PHONY: run test test-fast lint demo-model bench soak clean browser container-test docker-build fresh-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,14 @@ bench: $(VENV)/.dev-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Steady load at half capacity on 2 workers for DURATION seconds, with hot swaps and unload/loads; table in
+# bench/results/soak-latest.md. Exit 1 on a failed request, a replaced worker or a worker's RSS growing > 20 MB.
+DURATION ?= 600
+soak: $(VENV)/.serve-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(PY) -m bench.soak --duration $(DURATION) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
