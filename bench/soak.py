@@ -108,9 +108,10 @@ def finish_wrk(stream: Stream) -> dict:
     rps = stats["requests"] / (stats["duration_us"] / 1e6)
     failed = sum(s["count"] for s in stats["statuses"].values())
     failed += sum(stats[k] for k in ("connect", "read", "write", "timeout"))
-    # The pause each connection needs for the target rate, from the pace this minute actually had.
+    # The pause each connection needs for the target rate, from the pace this minute actually had; half the
+    # correction only, so that a minute slowed down by something else on the machine is not overcompensated.
     period_now_ms, period_wanted_ms = CONNECTIONS * 1000 / max(rps, 1), CONNECTIONS * 1000 / stream.target_rps
-    stream.delay_ms = max(0.0, stream.delay_ms + period_wanted_ms - period_now_ms)
+    stream.delay_ms = max(0.0, stream.delay_ms + (period_wanted_ms - period_now_ms) / 2)
     return {"rps": rps, "p50_ms": stats["p50_us"] / 1000, "p99_ms": stats["p99_us"] / 1000, "failed": failed, **stats}
 
 

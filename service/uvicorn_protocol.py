@@ -78,7 +78,7 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-SWEEP_SECONDS = 0.25  # how often waits are checked: a limit fires up to this much late
+SWEEP_SECONDS = 0.25  # how often waits are checked (and the coarse clock moves): limits fire within this much
 STOP_MARGIN_SECONDS = 0.5  # a stalled upload is cut this long before uvicorn cancels what still runs at shutdown
 
 # What a connection waits for from its client; None: nothing (the app is answering, or the connection is idle
