@@ -66,6 +66,7 @@ class Minute:
     streams: dict[str, dict] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
+    load_average: float = 0.0
 
 
 def repository() -> Path:
@@ -211,6 +212,7 @@ def soak(duration: float, strict_repository: bool) -> int:
                 time.sleep(0.1)
             minute.streams = {stream.name: finish_wrk(stream) for stream in plan}
             minute.rss_mb = {str(pid): size for pid, size in workers(server).items()}
+            minute.load_average = os.getloadavg()[0]  # what else ran on the machine, for reading the p99
             minutes.append(minute)
             print(json.dumps({"minute": minute.index, "events": minute.events, **minute.streams}), flush=True)
     result = summarize(plan, minutes, rss_start, duration)

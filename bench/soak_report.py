@@ -18,17 +18,18 @@ def render(result: dict) -> str:
         + ".",
         "",
         "| minute | " + " | ".join(f"{s} req/s | {s} p99 ms" for s in STREAMS) + " | failed | "
-        + " | ".join(f"RSS worker {i + 1} MB" for i in range(len(workers))) + " |",
-        "|---:|" + "---:|" * (2 * len(STREAMS) + 1 + len(workers)),
+        + " | ".join(f"RSS worker {i + 1} MB" for i in range(len(workers))) + " | load average |",
+        "|---:|" + "---:|" * (2 * len(STREAMS) + 2 + len(workers)),
         "| start | " + " | ".join("" for _ in range(2 * len(STREAMS))) + " | | "
-        + " | ".join(f"{result['rss_start_mb'][w]:.1f}" for w in workers) + " |",
+        + " | ".join(f"{result['rss_start_mb'][w]:.1f}" for w in workers) + " | |",
     ]  # fmt: skip
     for minute in minutes:
         streams = minute["streams"]
         cells = [f"{streams[s]['rps']:.0f} | {streams[s]['p99_ms']:.1f}" for s in STREAMS]
         failed = sum(streams[s]["failed"] for s in STREAMS)
         rss = [f"{minute['rss_mb'][w]:.1f}" if w in minute["rss_mb"] else "gone" for w in workers]
-        lines.append(f"| {minute['index']} | {' | '.join(cells)} | {failed} | {' | '.join(rss)} |")
+        load = minute.get("load_average", 0.0)
+        lines.append(f"| {minute['index']} | {' | '.join(cells)} | {failed} | {' | '.join(rss)} | {load:.1f} |")
     replaced = "yes" if result["workers_replaced"] else "no"
     lines += [
         "",
