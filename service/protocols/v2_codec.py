@@ -63,7 +63,8 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     digits = text.lstrip("0") or "0"
     if len(digits) > len(str(len(body))) or int(digits) > len(body):  # bounded before int(): 4,300+ digits raise
         raise InvalidInput(
-            f"Inference-Header-Content-Length is {as_sent(text)} but the body has only {len(body)} bytes"
+            f"Inference-Header-Content-Length is {as_sent(text).strip(chr(34))} "  # digits only: shown without quotes
+            f"but the body has only {len(body)} bytes"
         )
     length = int(digits)
     return parse_json_object(body[:length]), memoryview(body)[length:]
