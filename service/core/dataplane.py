@@ -215,7 +215,7 @@ class DataPlane:
             columns = columns_from_instances(model.name, model.inputs, request.instances)
         else:
             columns = request.inputs or {}
-        arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size)
+        arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size, request.may_hold_booleans)
         rows = next(iter(arrays.values())).shape[0]
         if self._on_request is not None:
             self._on_request(model.name, model.version, rows)

@@ -7,6 +7,7 @@ numbers too large for the input's type, fractional token ids, empty batches and 
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,12 @@ def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: 
 
 
 def to_arrays(
-    model_name: str, inputs: list[InputSpec], columns: dict[str, object], max_rows: int
+    model_name: str, inputs: list[InputSpec], columns: dict[str, object], max_rows: int, may_hold_booleans: bool = True
 ) -> dict[str, np.ndarray]:
-    """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes."""
+    """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes.
+
+    `may_hold_booleans=False` when the protocol knows no true/false was sent (a JSON body without those words):
+    it skips a scan of every value for them."""
     names = set(columns)
     expected = [spec.name for spec in inputs]
     if names != set(expected):
@@ -42,7 +46,7 @@ def to_arrays(
             f"model {model_name!r} takes inputs {_listed(expected)}; missing {_listed(missing) or 'none'}, "
             f"unknown {_listed(unknown) or 'none'}"
         )
-    arrays = {spec.name: _to_array(spec, columns[spec.name]) for spec in inputs}
+    arrays = {spec.name: _to_array(spec, columns[spec.name], may_hold_booleans) for spec in inputs}
     batch_sizes = {a.shape[0] for a in arrays.values()}
     if len(batch_sizes) != 1:
         raise InvalidInput(f"inputs disagree on the number of rows: { {n: a.shape[0] for n, a in arrays.items()} }")
@@ -67,7 +71,15 @@ _KINDS = {"O": "holds null or objects", "U": "holds text", "S": "holds text", "b
 _OTHER = "holds values that are not numbers"
 
 
-def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
+def holds_bool(nested: object, depth: int) -> bool:
+    """Whether a rectangular list `depth` deep holds true or false: numpy would silently read them as 1 and 0."""
+    leaves = nested
+    for _ in range(depth - 1):
+        leaves = chain.from_iterable(leaves)
+    return depth > 0 and bool in map(type, leaves)  # type: ignore[call-overload]
+
+
+def _to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np.ndarray:
     try:
         array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
     except (ValueError, OverflowError):  # rows of different lengths, nesting past numpy's 64 levels, huge ints
@@ -80,6 +92,8 @@ def _to_array(spec: InputSpec, raw: object) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {_KINDS.get(array.dtype.kind, _OTHER)}")
+    if may_hold_booleans and not isinstance(raw, np.ndarray) and holds_bool(raw, array.ndim):
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it holds true/false")
     if array.ndim != len(spec.shape) or any(
         want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
     ):
