@@ -4,8 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# models/ holds two demos; POST /predict answers with this one.
+# The folder `make run` serves: `make run MODEL_REPOSITORY=/path` or the environment variable of that name.
+MODEL_REPOSITORY ?= models
+# models/ holds two demos, and POST /predict answers with digits; another folder gets the service's own default (its
+# only model) unless DEFAULT_MODEL is given.
+ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits
+endif
 
 .PHONY: run test test-fast lint demo-model bench soak clean browser prometheus prometheusrule container-test \
 	docker-build grpc-code fresh-check
@@ -25,7 +30,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.serve-installed
 
 run: $(VENV)/.serve-installed
-	MODEL_REPOSITORY=models DEFAULT_MODEL=$(DEFAULT_MODEL) HOST=$(HOST) PORT=$(PORT) $(PY) -m service
+	MODEL_REPOSITORY='$(MODEL_REPOSITORY)' DEFAULT_MODEL='$(DEFAULT_MODEL)' HOST=$(HOST) PORT=$(PORT) $(PY) -m service
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.container.docker import Container, inspect
+from tests.container.docker import Container, inspect, readable_by_container
 from tests.server import ROOT, free_port
 
 EXAMPLES = json.loads((ROOT / "models" / "digits" / "examples.json").read_text())
@@ -69,3 +71,33 @@ def test_compose_up_turns_healthy_and_serves(compose_project: tuple[str, dict[st
     url = f"http://127.0.0.1:{env['SERVE_PORT']}"
     response = httpx.post(f"{url}/predict", json={"instances": EXAMPLES["instances"]}, timeout=10)
     assert [p["labels"] for p in response.json()["predictions"]] == EXAMPLES["labels"]
+
+
+def test_compose_serves_the_folder_in_models_dir(compose_project: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """MODELS_DIR mounts another repository (here one model, so DEFAULT_MODEL is left empty: its only model)."""
+    project, env = compose_project
+    (tmp_path / "mine" / "1").mkdir(parents=True)
+    shutil.copy(ROOT / "models" / "digits" / "1" / "model.onnx", tmp_path / "mine" / "1" / "model.onnx")
+    env = {**env, "MODELS_DIR": str(readable_by_container(tmp_path)), "DEFAULT_MODEL": ""}
+    services = yaml.safe_load(compose("--profile", "export", "config", env=env))["services"]
+    assert services["serve"]["volumes"] == [f"{tmp_path}:/models:ro"]
+    assert services["exporter"]["volumes"][0] == f"{tmp_path}:/models:rw"
+    assert services["serve"]["environment"]["DEFAULT_MODEL"] == ""
+
+    compose("-p", project, "up", "-d", "--no-build", env=env)
+    (container_id,) = compose("-p", project, "ps", "-q", env=env).split()
+    Container.attach(container_id).wait_healthy()
+    url = f"http://127.0.0.1:{env['SERVE_PORT']}"
+    assert [model["name"] for model in httpx.get(f"{url}/models", timeout=10).json()] == ["mine"]
+    response = httpx.post(f"{url}/predict", json={"instances": EXAMPLES["instances"]}, timeout=10)
+    assert response.json()["model_name"] == "mine"
+
+
+def test_compose_defaults_to_the_demo_folder_and_digits() -> None:
+    environment = {key: value for key, value in os.environ.items() if key not in ("MODELS_DIR", "DEFAULT_MODEL")}
+    result = subprocess.run(
+        ["docker-compose", "config"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    serve = yaml.safe_load(result.stdout)["services"]["serve"]
+    assert serve["volumes"] == [f"{ROOT / 'models'}:/models:ro"]
+    assert serve["environment"]["DEFAULT_MODEL"] == "digits"
