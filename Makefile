@@ -12,7 +12,7 @@ ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits
 endif
 
-.PHONY: run test test-fast lint demo-model bench soak clean browser prometheus prometheusrule container-test \
+.PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus prometheusrule container-test \
 	docker-build grpc-code fresh-check
 
 $(VENV)/bin/python:
@@ -31,6 +31,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 
 run: $(VENV)/.serve-installed
 	MODEL_REPOSITORY='$(MODEL_REPOSITORY)' DEFAULT_MODEL='$(DEFAULT_MODEL)' HOST=$(HOST) PORT=$(PORT) $(PY) -m service
+
+# The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
+walkthrough: $(VENV)/.dev-installed
+	bash tests/walkthrough/walkthrough.sh
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
