@@ -3,6 +3,7 @@ serving image serves the result."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,33 @@ def test_exporter_converts_into_a_mounted_folder_and_the_server_serves_it(
     assert body["labels"] == LABELS
     probabilities = np.array([p["probabilities"] for p in body["predictions"]])
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits)), rtol=1e-4, atol=1e-5)
+
+
+def test_exporter_without_user_on_a_folder_of_another_user_says_which_user_to_run_as(
+    exporter_image: str, keras_model: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """The image runs as uid 10001; a mounted folder of yours (0755) refuses it: one line naming both uids and the
+    `--user` to pass, exit 2, nothing written. With that `--user`, the same command writes the model."""
+    source_dir, _, _ = keras_model
+    repository = tmp_path / "mine"
+    repository.mkdir()
+    repository.chmod(0o755)
+    command = ["-v", f"{source_dir}:/input:ro", "-v", f"{repository}:/models", exporter_image]
+    command += ["/input/tiny.keras", "--output", "/models/tiny/1/model.onnx", "--labels", ",".join(LABELS)]
+    refused = docker("run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", *command, check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len([line for line in lines if line.startswith("error: ")]) == 1 and lines[-1].startswith("error: ")
+    assert lines[-1] == (
+        f"error: cannot write /models/tiny/1/model.onnx: this user (uid 10001) may not write in /models, which "
+        f"belongs to uid {os.getuid()}; run the container as the folder's owner: "
+        'docker run --user "$(id -u):$(id -g)" ... (the image\'s own user is uid 10001)'
+    )
+    assert list(repository.iterdir()) == []
+
+    owner = f"{os.getuid()}:{os.getgid()}"
+    written = docker(
+        "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", owner, *command, timeout=600
+    )  # fmt: skip
+    assert (repository / "tiny" / "1" / "model.onnx").is_file(), written.stdout + written.stderr
