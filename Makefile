@@ -34,7 +34,7 @@ run: $(VENV)/.serve-installed
 
 # The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
 walkthrough: $(VENV)/.dev-installed
-	bash tests/walkthrough/walkthrough.sh
+	VENV_BIN=$(abspath $(VENV))/bin bash tests/walkthrough/walkthrough.sh
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,8 @@
 set -Eeuo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CHECK="$ROOT/tests/walkthrough/check_answers.py"
-export PATH="$ROOT/.venv/bin:$PATH"  # `python` below is the project's venv (make walkthrough installs it)
+# `python` below is the project's venv (make walkthrough installs it and names it in VENV_BIN).
+export PATH="${VENV_BIN:-$ROOT/.venv/bin}:$PATH"
 export PYTHONPATH="$ROOT"
 WORK="$(mktemp -d)"
 cd "$WORK"
