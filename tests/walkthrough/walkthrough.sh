@@ -25,7 +25,7 @@ finish() {
   rm -rf "$WORK"
 }
 trap finish EXIT
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== [%s s] %s\n' "$((SECONDS - started))" "$*"; }
 # Until GET $1 answers what check_answers.py's $2 wants (a person would look again after a while).
 wait_for() { for _ in $(seq 1 300); do curl -sf "localhost:$PORT$1" 2>/dev/null | python "$CHECK" "$2" 2>/dev/null && return 0; sleep 0.2; done; echo "timed out waiting for $1 ($2)" >&2; return 1; }
 started=$SECONDS
