@@ -178,8 +178,10 @@ def test_each_error_is_one_line_and_exit_2(case: Callable[[Path], tuple[list[str
     assert not (tmp_path / "o.onnx").exists()
 
 
-def test_output_x_slash_writes_no_file_named_x(tmp_path: Path) -> None:
-    one_line_error(run_cli("some.keras", "--output", f"{tmp_path / 'x'}/", "--labels", "a"))
+def test_output_x_slash_writes_no_file_named_x(model_files, tmp_path: Path) -> None:  # noqa: ANN001
+    source = str(model_files("mlp.keras"))  # a model that exports: only the path can stop it
+    message = one_line_error(run_cli(source, "--output", f"{tmp_path / 'x'}/", "--labels", "a,b,c"))
+    assert message.startswith(f"--output {tmp_path / 'x'}/ is a folder: give the file to write"), message
     assert not (tmp_path / "x").exists()
 
 
