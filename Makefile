@@ -34,6 +34,8 @@ run: $(VENV)/.serve-installed
 
 # The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
 walkthrough: $(VENV)/.dev-installed
+	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq curl)
 	VENV_BIN=$(abspath $(VENV))/bin bash tests/walkthrough/walkthrough.sh
 
 lint: $(VENV)/.dev-installed

@@ -158,7 +158,8 @@ def test_keep_thresholds_keeps_them(trained_cnn, tmp_path):
 
 def test_graph_only_keeps_probabilities_within_1e5(trained_cnn, tmp_path):
     output = tmp_path / "graph.onnx"
-    result = optimize_model(trained_cnn.model, trained_cnn.validation, output, variant="graph-only")
+    # Speed is not what this test judges (a loaded machine times graph-only below float32): min_speedup=0.
+    result = optimize_model(trained_cnn.model, trained_cnn.validation, output, variant="graph-only", min_speedup=0)
     images, _ = validation_rows(trained_cnn.validation)
     before, logits_before = run_onnx(trained_cnn.model, {"image": images})
     after, logits_after = run_onnx(output, {"image": images})
