@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         30000.0, ge=0, description="Most time a request may take; the X-Request-Timeout-Ms header can only shorten it."
     )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    max_text_chars: int = Field(
+        100_000, ge=1, description="Most characters (Unicode code points) in one text of a text model (400 above)."
+    )
     access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
     label_metrics: bool = Field(
         True, description="Per-label metrics: rows predicted positive and the probability histogram, per label."

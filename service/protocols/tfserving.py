@@ -43,7 +43,13 @@ predict_router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"]
 SIGNATURE = "serving_default"
 OUTPUT_MULTI_HOT = "multi_hot"
 BODY_FIELDS = {"instances", "inputs", "signature_name", "threshold"}
-_TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64"}
+_TF_DTYPES = {
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "object": "DT_STRING",  # a text input: one string per row
+}
 RESPONSES = {**ok_example(TFSERVING_PREDICT_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
