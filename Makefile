@@ -7,7 +7,8 @@ PORT ?= 8000
 # models/ holds two demos; POST /predict answers with this one.
 DEFAULT_MODEL ?= digits
 
-.PHONY: run test test-fast lint demo-model bench clean browser prometheus prometheusrule container-test docker-build grpc-code
+.PHONY: run test test-fast lint demo-model bench soak clean browser prometheus prometheusrule container-test \
+	docker-build grpc-code fresh-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff format --check .
 
 test: lint browser prometheus
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser prometheus
@@ -51,14 +52,25 @@ container-test: $(VENV)/.dev-installed
 	bash $(DOCKER_TOOLS)/make-base-image.sh
 	$(PY) -m pytest -m container tests/container
 
-# The docs browser test drives Debian's Chromium (Playwright downloads no browser here). Installed when missing and
-# we are root (CI); otherwise install it yourself or point CHROMIUM at a Chromium binary.
+# This commit on a bare python:3.11-slim container (host network): `make run` until ready, then `make test`.
+fresh-check:
+	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
+	DOCKER_TOOLS=$(DOCKER_TOOLS) bash .ci/fresh-check.sh
+
+# The docs browser test drives Debian's Chromium (Playwright downloads no browser here) through Playwright's driver,
+# a bundled Node.js that needs libatomic1 (slim images lack it). Both are installed when missing and we are root (CI);
+# otherwise install them yourself or point CHROMIUM at a Chromium binary.
 CHROMIUM ?= /usr/bin/chromium
-browser:
-	@if [ ! -x "$(CHROMIUM)" ] && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
-	fi
-	@test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }
+PLAYWRIGHT_NODE = $(PY) -c 'import pathlib, playwright; print(pathlib.Path(playwright.__file__).parent / "driver" / "node")'
+browser: $(VENV)/.dev-installed
+	@node="$$($(PLAYWRIGHT_NODE))"; missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="chromium"; \
+	"$$node" --version >/dev/null 2>&1 || missing="$$missing libatomic1"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi; \
+	test -x "$(CHROMIUM)" || { echo "$(CHROMIUM) missing: apt-get install chromium (or set CHROMIUM)"; exit 1; }; \
+	"$$node" --version >/dev/null || { echo "Playwright's driver ($$node) cannot start: apt-get install libatomic1"; exit 1; }
 
 # The monitoring tests run Debian's Prometheus and promtool (a real server on loopback, `promtool test rules`).
 # Installed when missing and we are root (CI), like Chromium; otherwise install the `prometheus` package yourself.
@@ -97,6 +109,14 @@ GRPC_PROTOS := service/protocols/grpc_messages/model_config.proto service/protoc
 grpc-code: $(VENV)/.dev-installed
 	$(PY) -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. $(GRPC_PROTOS)
 	rm -f service/protocols/grpc_messages/model_config_pb2_grpc.py  # no service in model_config.proto
+
+# Steady load at half capacity on 2 workers for DURATION seconds, with hot swaps and unload/loads; table in
+# bench/results/soak-latest.md. Exit 1 on a failed request, a replaced worker or a worker's RSS growing > 20 MB.
+DURATION ?= 600
+soak: $(VENV)/.serve-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(PY) -m bench.soak --duration $(DURATION) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
 from .supervisor import run_workers
-from .uvicorn_protocol import CoalescingHttpToolsProtocol
+from .uvicorn_protocol import ServiceHttpProtocol
 from .worker_group import shared_folder
 
 
@@ -36,7 +36,8 @@ def main() -> None:
         log_config=logging_config,
         log_level=settings.log_level,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,  # httptools, one write per response
+        http=ServiceHttpProtocol,  # httptools, one write per response, bounded clients, JSON errors
+        limit_concurrency=settings.max_connections,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     with shared_folder(settings):

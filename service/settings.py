@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(
         100_000, ge=1, description="Most characters (Unicode code points) in one text of a text model (400 above)."
     )
+    # Slow or huge clients (service/uvicorn_protocol.py): each one costs a worker memory and a connection slot, so
+    # each is bounded. 32 KB of head fits any client's headers (a long bearer token, cookies) with room to spare.
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Largest request head, request line and headers together (431 above)."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Most time from a connection's start, or a request's first byte, to its last header."
+    )
+    body_chunk_timeout_seconds: float = Field(
+        10.0, gt=0, description="Most time a request body may pause between two pieces (408 after)."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Connections (or requests in flight) per worker at which new requests get 503."
+    )
     access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
     label_metrics: bool = Field(
         True, description="Per-label metrics: rows predicted positive and the probability histogram, per label."
@@ -96,12 +110,35 @@ def get_settings() -> Settings:
 
 
 def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """CPUs this process may run on, lowered to its cgroup's CPU quota (a container's `--cpus`, a pod's limit)."""
+    """CPUs this process may run on, lowered to its cgroup's CPU quota (a container's `--cpus`, a pod's limit).
+
+    A fractional quota rounds down (1.5 CPUs of time: 1 worker, so that workers never outnumber whole CPUs and get
+    throttled), and never below 1.
+    """
     cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = (cgroup / "cpu.max").read_text().split()[:2]  # cgroup v2: "max 100000" or "150000 100000"
-    except (OSError, ValueError):
-        return cpus
-    if quota == "max":
-        return cpus
-    return max(1, min(cpus, math.floor(int(quota) / int(period))))
+    quota = cgroup_cpu_quota(cgroup)
+    return cpus if quota is None else max(1, min(cpus, math.floor(quota)))
+
+
+def cgroup_cpu_quota(cgroup: Path) -> float | None:
+    """CPUs' worth of time per period the cgroup allows; None when unlimited, absent, unreadable or malformed.
+
+    cgroup v2: `cpu.max` holds "max 100000" or "150000 100000". cgroup v1: `cpu/cpu.cfs_quota_us` (-1 when
+    unlimited) over `cpu/cpu.cfs_period_us`, where `cpu` may be `cpu,cpuacct`. Inside a container either mount's
+    root is the container's own cgroup.
+    """
+    candidates = [(cgroup / "cpu.max",)] + [
+        (cgroup / folder / "cpu.cfs_quota_us", cgroup / folder / "cpu.cfs_period_us")
+        for folder in ("cpu", "cpu,cpuacct")
+    ]
+    for files in candidates:
+        try:
+            fields = " ".join(path.read_text() for path in files).split()
+            if fields[0] in ("max", "-1"):
+                return None
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # absent or unreadable: the next kind of cgroup may be there
+        if quota > 0 and period > 0:
+            return quota / period
+    return None

@@ -220,7 +220,7 @@ class DataPlane:
         else:
             columns = request.inputs or {}
         if model.text_inputs is None:
-            arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size)
+            arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size, request.may_hold_booleans)
             rows = next(iter(arrays.values())).shape[0]
             work = served.batcher.submit(arrays, rows)
         else:

@@ -7,6 +7,7 @@ numbers too large for the input's type, fractional token ids, empty batches and 
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,14 @@ def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: 
 
 
 def to_arrays(
-    model_name: str, inputs: list[InputSpec], columns: dict[str, object], max_rows: int
+    model_name: str, inputs: list[InputSpec], columns: dict[str, object], max_rows: int, may_hold_booleans: bool = True
 ) -> dict[str, np.ndarray]:
-    """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes."""
+    """Validate named raw values (nested lists or arrays) into the arrays ONNX Runtime takes.
+
+    `may_hold_booleans=False` when the protocol knows no true/false was sent (a JSON body without those words):
+    it skips a scan of every value for them."""
     check_names(model_name, inputs, columns)
-    arrays = {spec.name: to_array(spec, columns[spec.name]) for spec in inputs}
+    arrays = {spec.name: to_array(spec, columns[spec.name], may_hold_booleans) for spec in inputs}
     check_rows({name: a.shape[0] for name, a in arrays.items()}, max_rows)
     return arrays
 
@@ -77,7 +81,15 @@ _KINDS = {"O": "holds null or objects", "U": "holds text", "S": "holds text", "b
 _OTHER = "holds values that are not numbers"
 
 
-def to_array(spec: InputSpec, raw: object) -> np.ndarray:
+def holds_bool(nested: object, depth: int) -> bool:
+    """Whether a rectangular list `depth` deep holds true or false: numpy would silently read them as 1 and 0."""
+    leaves = nested
+    for _ in range(depth - 1):
+        leaves = chain.from_iterable(leaves)
+    return depth > 0 and bool in map(type, leaves)  # type: ignore[call-overload]
+
+
+def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np.ndarray:
     """One numeric input's column, validated and converted to the input's dtype."""
     try:
         array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
@@ -91,6 +103,8 @@ def to_array(spec: InputSpec, raw: object) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         # numpy refuses ragged rows itself (above); object dtype here means null or {...} where numbers belong.
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {_KINDS.get(array.dtype.kind, _OTHER)}")
+    if may_hold_booleans and not isinstance(raw, np.ndarray) and holds_bool(raw, array.ndim):
+        raise InvalidInput(f"input {spec.name!r} must hold numbers, but it holds true/false")
     if array.ndim != len(spec.shape) or any(
         want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
     ):

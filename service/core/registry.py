@@ -130,6 +130,7 @@ class ModelRegistry:
         self._followed = 0  # the control generation the last sync looked at
         self._applied: dict[str, tuple[int, int | None]] = {}  # model -> (control generation, version served)
         self._acknowledged: dict[str, tuple[int, int | None]] | None = None  # what the shared file says of us
+        self._acknowledging = asyncio.Lock()
         self._reported: set[str] = set()  # the repository problems of the last sync, each logged when it appeared
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
@@ -171,6 +172,8 @@ class ModelRegistry:
         """Cheap enough to call often: a sync only when the repository API changed something."""
         if self.shared is not None and (await self._control()).generation != self._followed:
             await self.sync(wait=wait, follow_busy=True)
+        elif self._started and not self._busy:
+            await self._acknowledge()  # a write that failed earlier
 
     async def load(self, name: str) -> ModelState:
         """Load (or reload) a model now on every worker, retrying versions rejected before.
@@ -242,9 +245,16 @@ class ModelRegistry:
             ) from None
 
     async def _acknowledge(self) -> None:
-        if self.shared is not None and self._applied != self._acknowledged:
-            self._acknowledged = dict(self._applied)
-            await asyncio.to_thread(self.shared.acknowledge, self._acknowledged)
+        """Write what this worker has applied, one write at a time so the newest state is the one that lands; a
+        failed write is tried again at the next change or follow."""
+        if self.shared is None:
+            return
+        async with self._acknowledging:
+            if self._applied == self._acknowledged:
+                return
+            snapshot = dict(self._applied)
+            if await asyncio.to_thread(self.shared.acknowledge, snapshot):
+                self._acknowledged = snapshot
 
     async def _wait_for_workers(self, generation: int, name: str, served: bool) -> None:
         """Until every worker has applied the model's control up to `generation` and serves (or no longer serves)
@@ -430,11 +440,9 @@ class ModelRegistry:
         """One log line per repository problem when it appears, and one when it is gone (not one per poll)."""
         problems = {f"cannot be used: {scan.error}"} if scan.error else set()
         problems |= {f"ignoring {entry}" for entry in scan.ignored}
-        for state in self.models.values():
-            problems |= {f"ignoring {state.name}/{entry}" for entry in state.ignored}
-            problems |= {
-                f"model {state.name}: {why}" for why in [state.folder_error, *state.unreadable.values()] if why
-            }
+        for folder in scan.models.values():  # from the scan itself: the models' own changes may still be running
+            problems |= {f"ignoring {folder.name}/{entry}" for entry in folder.ignored}
+            problems |= {f"model {folder.name}: {why}" for why in [folder.error, *folder.unreadable.values()] if why}
         for problem in sorted(problems - self._reported):
             log.warning("model repository: %s", problem)
         for problem in sorted(self._reported - problems):

@@ -17,6 +17,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,14 +83,17 @@ class SharedControl:
             self._control = updated
             return updated.generation
 
-    def acknowledge(self, models: dict[str, tuple[int, int | None]]) -> None:
-        """This worker's models: the control generation each reflects, and the version it serves (None: none)."""
+    def acknowledge(self, models: dict[str, tuple[int, int | None]]) -> bool:
+        """This worker's models: the control generation each reflects, and the version it serves (None: none).
+        False when it could not be written (reported; the caller tries again later)."""
         try:
             self.applied_dir.mkdir(exist_ok=True)
             document = {name: {"generation": g, "version": v} for name, (g, v) in models.items()}
             _write_atomically(self.applied_dir / f"{os.getpid()}.json", {"models": document})
+            return True
         except OSError as exc:
             log.error("cannot record in %s what this worker applied: %s", self.applied_dir, exc)
+            return False
 
     def forget_me(self) -> None:
         (self.applied_dir / f"{os.getpid()}.json").unlink(missing_ok=True)
@@ -148,7 +152,8 @@ def process_alive(pid: int) -> bool:
 
 
 def _write_atomically(path: Path, document: dict) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # One temporary file per writing thread: two threads of one process must not write into the same one.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         temporary.write_text(json.dumps(document))
         os.replace(temporary, path)

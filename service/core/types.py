@@ -36,6 +36,7 @@ class InferenceRequest:
     inputs: dict[str, object] | None = None  # input name -> batch (nested lists or a numpy array)
     instances: list[Any] | None = None  # rows: a value for a one-input model, or {input name: value}
     threshold: ThresholdSpec = None
+    may_hold_booleans: bool = True  # False: the protocol knows no true/false was sent (skips a scan for them)
     arrived_at: float | None = None  # monotonic clock; the deadline counts from here (now, if None)
     timeout_ms: float | None = None  # the client's own limit, if its protocol carries one
 

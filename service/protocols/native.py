@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput
 from ..core.types import InferenceResult, InputSpec, ModelDescription
 from .examples import ModelName, ModelVersion, ok_example
-from .http import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_object
+from .http import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_body
+from .json_body import may_hold_booleans, parse_json_object
 from .native_schema import (
     MODEL_INFO_EXAMPLE,
     PREDICT_REQUEST_EXAMPLES,
@@ -63,13 +64,19 @@ async def predict_version(name: ModelName, version: ModelVersion, request: Reque
 async def _predict(request: Request, name: str | None, version: int | None) -> Response:
     plane = data_plane(request)
     served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
-    document = await read_json_object(request)
+    body = await read_json_body(request)
+    document = parse_json_object(body)
     unknown = set(document) - {"instances", "threshold"}
     if unknown:
         raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes 'instances' and 'threshold'")
     if "instances" not in document:
         raise InvalidInput("'instances' must be a list with one entry per example")
-    core_request = inference_request(request, instances=document["instances"], threshold=document.get("threshold"))
+    core_request = inference_request(
+        request,
+        instances=document["instances"],
+        threshold=document.get("threshold"),
+        may_hold_booleans=may_hold_booleans(body),
+    )
     return json_response(encode_result(await plane.infer(served, core_request)))
 
 

@@ -32,8 +32,9 @@ from .http import (
     inference_request,
     json_response,
     parse_version,
-    read_json_object,
+    read_json_body,
 )
+from .json_body import may_hold_booleans, parse_json_object
 from .protocol_schemas import TF_PREDICT_DOC
 
 router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"])
@@ -100,7 +101,8 @@ async def predict_version(name: ModelName, version_and_verb: VersionAndVerb, req
 async def _predict(request: Request, name: str, version: int | None) -> Response:
     plane = data_plane(request)
     served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
-    document = await read_json_object(request)
+    body = await read_json_body(request)
+    document = parse_json_object(body)
     unknown = set(document) - BODY_FIELDS
     if unknown:
         raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes {sorted(BODY_FIELDS)}")
@@ -109,12 +111,11 @@ async def _predict(request: Request, name: str, version: int | None) -> Response
         raise InvalidInput(f"unknown signature_name {signature!r}; the only signature is {SIGNATURE!r}")
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput("send exactly one of 'instances' (row format) or 'inputs' (columnar format)")
-    threshold = document.get("threshold")
+    fields = {"threshold": document.get("threshold"), "may_hold_booleans": may_hold_booleans(body)}
     if "instances" in document:
-        core_request = inference_request(request, instances=document["instances"], threshold=threshold)
+        core_request = inference_request(request, instances=document["instances"], **fields)
     else:
-        columns = _columnar_columns(served.model, document["inputs"])
-        core_request = inference_request(request, inputs=columns, threshold=threshold)
+        core_request = inference_request(request, inputs=_columnar_columns(served.model, document["inputs"]), **fields)
     result = await plane.infer(served, core_request)
     outputs = _outputs(result)
     if "instances" in document:

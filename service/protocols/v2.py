@@ -35,6 +35,7 @@ from .http import (
     read_body,
     service_state,
 )
+from .json_body import may_hold_booleans
 from .protocol_schemas import V2_INFER_DOC
 from .v2_codec import (
     BINARY_EXTENSION,
@@ -130,7 +131,8 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     _check_content_headers(request)
     body = await read_body(request, service_state(request).settings.max_body_bytes)
     header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
-    arrays = decode_inputs(header, binary, {spec.name: spec.dtype for spec in served.model.inputs})
+    json_part = body[: len(body) - len(binary)]
+    arrays = decode_inputs(header, binary, {s.name: s.dtype for s in served.model.inputs}, may_hold_booleans(json_part))
     outputs = requested_outputs(header, OUTPUTS)
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):

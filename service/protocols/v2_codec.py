@@ -14,9 +14,10 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput, as_sent
+from ..core.inputs import holds_bool
 from ..core.repository_files import is_decimal
 from ..core.types import TEXT
-from .http import parse_json_object
+from .json_body import parse_json_object
 from .v2_bytes import texts_from_json, texts_from_serialized
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -59,23 +60,28 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     """The JSON header and the binary tensor bytes after it (empty without Inference-Header-Content-Length)."""
     if header_length is None:
         return parse_json_object(body), memoryview(b"")
-    if not is_decimal(header_length.strip()):
+    text = header_length.strip()
+    if not is_decimal(text):
+        raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {as_sent(text)}")
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(len(body))) or int(digits) > len(body):  # bounded before int(): 4,300+ digits raise
         raise InvalidInput(
-            f"Inference-Header-Content-Length must be a non-negative integer, got {as_sent(header_length)}"
+            f"Inference-Header-Content-Length is {as_sent(text).strip(chr(34))} "  # digits only: shown without quotes
+            f"but the body has only {len(body)} bytes"
         )
-    length = int(header_length)
-    if length > len(body):
-        raise InvalidInput(f"Inference-Header-Content-Length is {length} but the body has only {len(body)} bytes")
+    length = int(digits)
     return parse_json_object(body[:length]), memoryview(body)[length:]
 
 
 def decode_inputs(
-    header: dict[str, Any], binary: memoryview, model_dtypes: dict[str, np.dtype]
+    header: dict[str, Any], binary: memoryview, model_dtypes: dict[str, np.dtype], booleans_possible: bool = True
 ) -> dict[str, np.ndarray]:
     """Each input as an array of its declared shape; binary chunks are taken in input order.
 
     `model_dtypes` holds the model's input types: a known input declared with another datatype is refused,
     as Triton does. Unknown or missing input names are left to the core, which lists the expected ones.
+    `booleans_possible=False` when the JSON header holds no true/false (json_body.may_hold_booleans): then JSON
+    data is not scanned for them value by value.
     """
     inputs = header.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -107,7 +113,7 @@ def decode_inputs(
             arrays[name] = from_bytes(name, binary[offset : offset + size], dtype, shape)
             offset += size
         elif "data" in tensor:
-            arrays[name] = _from_json(name, tensor["data"], dtype, shape)
+            arrays[name] = _from_json(name, tensor["data"], dtype, shape, booleans_possible)
         else:
             raise InvalidInput(f"input {name!r} has neither 'data' nor parameters.binary_data_size")
     if offset != len(binary):
@@ -221,7 +227,7 @@ def from_bytes(
     return _reshape(name, np.frombuffer(data, dtype.newbyteorder("<")), shape)
 
 
-def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...], booleans_possible: bool) -> np.ndarray:
     if dtype == TEXT:
         return texts_from_json(name, data, shape)
     if not isinstance(data, list):
@@ -241,6 +247,8 @@ def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...]) ->
     if array.size and array.dtype.kind not in kind and not (kind == "f" and array.dtype.kind in "iu"):
         wanted = {"b": "true/false", "f": "numbers", "iu": "integers"}[kind]
         raise InvalidInput(f"input {name!r}: datatype {datatype_of(dtype)} takes {wanted} in 'data'")
+    if kind != "b" and booleans_possible and holds_bool(data, array.ndim):
+        raise InvalidInput(f"input {name!r}: datatype {datatype_of(dtype)} takes numbers in 'data', not true/false")
     # Keep numpy's own type: the core converts to the model's dtype and checks range and finiteness.
     return _reshape(name, array, shape)
 

@@ -70,6 +70,15 @@ def test_image_holds_no_tensorflow_and_no_compiler(serve_image: str) -> None:
     assert result.stdout.strip() == "[] []"
 
 
+@pytest.mark.parametrize("cpus", ["1", "1.5"])
+def test_auto_workers_follow_docker_cpus(serve_image: str, cpus: str) -> None:
+    """`docker run --cpus` sets a CFS quota on a cgroup v1 host and cpu.max on v2: WORKERS=auto counts its whole
+    CPUs (docker cannot give more CPUs than the host has, so 1 is the count every host can check)."""
+    probe = "from service.settings import Settings; print(Settings().workers)"
+    options = ["--rm", "--network", "host", "--cpus", cpus, "--entrypoint", "python"]
+    assert docker("run", *options, serve_image, "-c", probe).stdout.strip() == "1"
+
+
 def test_demo_model_served_read_only_as_non_root(serve_image: str, started: list[Container]) -> None:
     container, url = run_serving(serve_image, started)
     assert docker("exec", container.id, "id", "-u").stdout.strip() == "10001"

@@ -51,7 +51,8 @@ def by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def env_of(container: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container.get("env", [])}
+    """The container's literal environment values (entries taken from elsewhere, `valueFrom`, are left out)."""
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 CORE = by_kind(kustomize(DEPLOY))
@@ -106,6 +107,21 @@ def test_deployment_probes_security_and_drain_timing() -> None:
     assert command[0] == "sleep"
     pause = float(command[1])
     assert spec["terminationGracePeriodSeconds"] > pause + float(env["SHUTDOWN_GRACE_SECONDS"])
+
+
+def test_workers_are_set_from_the_cpu_limit_in_whole_cpus() -> None:
+    """WORKERS comes from limits.cpu through the downward API, which rounds up to whole CPUs (divisor 1): with a
+    whole-number limit that is exactly one worker per CPU, as WORKERS=auto would count from the cgroup."""
+    (container,) = pod_spec(CORE["Deployment"])["containers"]
+    (workers,) = [e for e in container["env"] if e["name"] == "WORKERS"]
+    reference = workers["valueFrom"]["resourceFieldRef"]
+    assert reference["resource"] == "limits.cpu" and reference["divisor"] == "1"
+    assert reference.get("containerName", container["name"]) == container["name"]
+    limit = str(container["resources"]["limits"]["cpu"])
+    assert re.fullmatch(r"[1-9][0-9]*", limit), f"limits.cpu {limit!r} is not a whole number of CPUs"
+    amount, unit = re.fullmatch(r"(\d+)(Mi|Gi)", container["resources"]["limits"]["memory"]).groups()
+    memory_mi = int(amount) * (1024 if unit == "Gi" else 1)
+    assert memory_mi / int(limit) >= 256, "each worker needs a few hundred MB (RSS ~100-150 MB with the demo model)"
 
 
 def test_service_hpa_and_pdb_point_at_the_deployment() -> None:

@@ -90,7 +90,7 @@ def test_an_unreadable_version_is_its_models_problem_alone(tmp_path: Path) -> No
             assert "permission denied" in http.get("/models/mymodel").json()["error"]
             index = {e["name"]: e for e in http.post("/v2/repository/index").json()}
             assert "permission denied" in index["mymodel"]["reason"]
-            assert any("mymodel" in line and "permission denied" in line for line in server.lines)
+            assert any("mymodel" in line and "permission denied" in line for line in server.lines), server.output
             publish_linear(tmp_path, "other", 2, seed=3)  # updates of other models go on
             wait_for(lambda: http.get("/models/other").json()["version"] == 2, "another model's new version")
             (tmp_path / "mymodel" / "1").chmod(0o755)

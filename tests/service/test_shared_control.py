@@ -32,6 +32,18 @@ def test_concurrent_writers_lose_no_change(tmp_path: Path) -> None:
     assert control.unloaded == set(names) and control.generation == len(names)
 
 
+def test_threads_of_one_worker_acknowledge_at_once_without_losing_a_write(tmp_path: Path) -> None:
+    """A worker's model changes finish in threads of their own: simultaneous writes of its file all succeed and leave
+    a whole document (they once shared one temporary file, so one write failed and the file was left garbled)."""
+    shared = SharedControl(tmp_path)
+    snapshots = [{"digits": (i, 1), "docstrings": (i, None)} for i in range(400)]
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(shared.acknowledge, snapshots))
+    assert all(written)
+    [mine] = [a for a in shared.applied() if a.pid == os.getpid()]
+    assert mine.models in snapshots
+
+
 def test_a_corrupt_control_file_keeps_the_last_good_state_and_the_next_change_repairs_it(tmp_path: Path) -> None:
     control = SharedControl(tmp_path)
     control.change(lambda c: c.with_unload("a"))
