@@ -29,7 +29,7 @@ def texts_from_serialized(name: str, data: memoryview | bytes, shape: tuple[int,
     while offset < size:
         if len(texts) == expected:
             raise InvalidInput(
-                f"input {name!r}: {what} holds more than the {expected} elements of shape {list(shape)} "
+                f"input {name!r}: {what} holds more than the {_elements(expected)} of shape {list(shape)} "
                 f"({size - offset} bytes left after them)"
             )
         if offset + _LENGTH.size > size:
@@ -48,7 +48,7 @@ def texts_from_serialized(name: str, data: memoryview | bytes, shape: tuple[int,
         offset += length
     if len(texts) != expected:
         raise InvalidInput(
-            f"input {name!r}: {what} holds {len(texts)} elements but shape {list(shape)} needs {expected}"
+            f"input {name!r}: {what} holds {_elements(len(texts))} but shape {list(shape)} needs {expected}"
         )
     return _shaped(name, texts, shape)
 
@@ -76,6 +76,10 @@ def texts_from_json(name: str, data: Any, shape: tuple[int, ...]) -> np.ndarray:
             f"input {name!r}: 'data' holds {len(texts)} values but shape {list(shape)} needs {math.prod(shape)}"
         )
     return _shaped(name, texts, shape)
+
+
+def _elements(count: int) -> str:
+    return f"{count} element" if count == 1 else f"{count} elements"
 
 
 def _decode(name: str, element: memoryview | bytes, index: int) -> str:
