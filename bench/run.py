@@ -3,7 +3,8 @@
 Cells: model (mlp, cnn) x server (this service JSON, this service v2 binary when the route answers, minimal
 FastAPI + ONNX Runtime, naive FastAPI + Keras) x concurrency (1, 8, 64), each a fixed short wrk run. Plus raw
 in-process ONNX Runtime rows/s (the limit), cold start to /health/ready, RSS per worker, a TensorFlow check, and
-the text demo's row (bench/text.py: 1 and 32 texts per request, and the text step's share of the CPU). Results: bench/results/latest.md and latest.json.
+the text demo's row (bench/text.py: 1 and 32 texts per request, and the text step's share of the CPU).
+Results: bench/results/latest.md and latest.json.
 """
 
 from __future__ import annotations
