@@ -309,7 +309,10 @@ def test_grpc_bad_text(grpc_triton):
     raw_past_end._raw_content = serialized(b"cat") + struct.pack("<I", 9)
     raw_invalid = triton_grpc.InferInput("text", [1], "BYTES")
     raw_invalid._raw_content = serialized(b"\xc3")
+    numbers = triton_grpc.InferInput("text", [1], "FP32")
+    numbers.set_data_from_numpy(np.array([1.0], np.float32))
     expected = {
+        "numbers for a text input": ([numbers], "input 'text' takes datatype BYTES, got FP32"),
         "bytes_contents, invalid UTF-8": ([invalid], "element 1 is not valid UTF-8 text"),
         "raw, a length prefix past the end": ([raw_past_end], "says 9 bytes, past the end"),
         "raw, invalid UTF-8": ([raw_invalid], "element 0 is not valid UTF-8 text"),
