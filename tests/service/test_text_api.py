@@ -9,6 +9,7 @@ real Keras models through the same protocols (tests/export/test_text_serving.py)
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from collections.abc import Iterator
@@ -377,3 +378,33 @@ def test_a_text_answer_never_depends_on_its_batch_mates(client, server, model):
                         assert np.array_equal(probabilities, alone), f"{probabilities} != {alone} among {texts}"
             if burst is singles:  # one text per request: fewer ONNX Runtime calls than requests means shared calls
                 assert executions - executions_before < len(burst)
+
+
+def test_tfserving_binary_strings_are_base64_text(client):
+    """TF Serving's way to send a binary string, {"b64": ...}: decoded, it must be UTF-8 text."""
+    encoded = [{"b64": base64.b64encode(text.encode()).decode()} for text in TEXTS]
+    expected = native_probabilities(client, "words", TEXTS)
+    rows = client.post("/v1/models/words:predict", json={"instances": encoded}).json()["predictions"]
+    np.testing.assert_array_equal(np.array([row["probabilities"] for row in rows], np.float32), expected)
+    mixed = [{"text": e, "amount": a.tolist()} for e, a in zip(encoded, AMOUNTS, strict=True)]
+    rows = client.post("/v1/models/mixed:predict", json={"instances": mixed}).json()["predictions"]
+    np.testing.assert_array_equal(
+        np.array([row["probabilities"] for row in rows], np.float32),
+        native_probabilities(client, "mixed", mixed_rows()),
+    )
+
+    def error(body: dict) -> str:
+        response = client.post("/v1/models/words:predict", json=body)
+        assert response.status_code == 400, response.text
+        return response.json()["error"]
+
+    assert "is not UTF-8 text (byte 0" in error({"inputs": [{"b64": base64.b64encode(b"\xff").decode()}]})
+    assert "must hold a base64 string" in error({"inputs": [{"b64": "not base64!"}]})
+    assert "must hold a base64 string" in error({"inputs": [{"b64": 3}]})
+    deep = '{"instances": ' + "[" * 990 + '{"b64": "YQ=="}' + "]" * 990 + "}"
+    response = client.post("/v1/models/words:predict", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "too deeply" in response.json()["error"], response.text
+
+
+def mixed_rows() -> list[dict]:
+    return [{"text": text, "amount": amount.tolist()} for text, amount in zip(TEXTS, AMOUNTS, strict=True)]
