@@ -128,6 +128,11 @@ def serialized(*elements: bytes) -> bytes:
     return b"".join(struct.pack("<I", len(element)) + element for element in elements)
 
 
+def mixed_rows() -> list[dict]:
+    """The mixed model's native rows: one object per example, its text and its numbers."""
+    return [{"text": text, "amount": amount.tolist()} for text, amount in zip(TEXTS, AMOUNTS, strict=True)]
+
+
 def text_tensor(module, texts: list[str], shape: list[int] | None = None, binary: bool = True):
     tensor = module.InferInput("text", shape or [len(texts)], "BYTES")
     data = np.array(texts, dtype=object).reshape(shape or [len(texts)])
@@ -148,9 +153,8 @@ def test_native_texts_are_answered_as_each_text_alone(client, text_repository):
 
 
 def test_native_mixed_inputs_take_objects(client, text_repository):
-    instances = [{"text": text, "amount": amount.tolist()} for text, amount in zip(TEXTS, AMOUNTS, strict=True)]
     expected = alone(text_repository, "mixed", TEXTS, AMOUNTS)
-    np.testing.assert_allclose(native_probabilities(client, "mixed", instances), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(native_probabilities(client, "mixed", mixed_rows()), expected, rtol=0, atol=1e-6)
 
 
 def test_every_protocol_gives_the_native_answer(client, http_triton, grpc_triton):
@@ -208,8 +212,7 @@ def test_mixed_inputs_on_every_protocol(client, http_triton, grpc_triton, text_r
     answers["TF Serving columnar"] = np.array(
         client.post("/v1/models/mixed:predict", json=columnar).json()["outputs"]["probabilities"], np.float32
     )
-    rows = [{"text": text, "amount": amount.tolist()} for text, amount in zip(TEXTS, AMOUNTS, strict=True)]
-    predictions = client.post("/v1/models/mixed:predict", json={"instances": rows}).json()["predictions"]
+    predictions = client.post("/v1/models/mixed:predict", json={"instances": mixed_rows()}).json()["predictions"]
     answers["TF Serving rows"] = np.array([p["probabilities"] for p in predictions], np.float32)
     for protocol, answer in answers.items():
         np.testing.assert_allclose(answer, expected, rtol=0, atol=1e-6, err_msg=protocol)
@@ -336,7 +339,7 @@ def test_tfserving_bad_text(client):
     assert TOO_LONG_MESSAGE in error({"inputs": {"text": ["cat", TOO_LONG]}})
 
 
-def test_a_text_with_no_answer_gets_a_400_never_nan(client, server):
+def test_a_text_with_no_answer_gets_a_400_never_nan(client):
     # This model divides word counts by their sum: 0/0 for a text with no word, and its step does not warn.
     assert "computes no probability for row 1 (NaN)" in native(client, "nan_on_empty", ["cat", "!?"], 400)["error"]
     assert client.get("/health/ready").status_code == 200
@@ -404,7 +407,3 @@ def test_tfserving_binary_strings_are_base64_text(client):
     deep = '{"instances": ' + "[" * 990 + '{"b64": "YQ=="}' + "]" * 990 + "}"
     response = client.post("/v1/models/words:predict", content=deep, headers={"content-type": "application/json"})
     assert response.status_code == 400 and "too deeply" in response.json()["error"], response.text
-
-
-def mixed_rows() -> list[dict]:
-    return [{"text": text, "amount": amount.tolist()} for text, amount in zip(TEXTS, AMOUNTS, strict=True)]
