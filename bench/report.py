@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .baseline import comparison
+from .text import text_table
 
 SERVER_NAMES = {
     "service": "sigmoid-serve",
@@ -49,6 +50,7 @@ def render(run: dict) -> str:
                 f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {cell['errors']} | {cell['cpu_us_per_request']:,.0f} |"
             )
     lines += _load_generator_cost(run)
+    lines += text_table(run["text"]) if "text" in run else []
     lines += ["", "| model | raw ONNX Runtime rows/s in-process (intra-op threads: batch 1 / 8 / 64) | best |"]
     lines += ["|---|---|---:|"]
     for kind, data in run["models"].items():

@@ -2,7 +2,8 @@
 
 Cells: model (mlp, cnn) x server (this service JSON, this service v2 binary when the route answers, minimal
 FastAPI + ONNX Runtime, naive FastAPI + Keras) x concurrency (1, 8, 64), each a fixed short wrk run. Plus raw
-in-process ONNX Runtime rows/s (the limit), cold start to /health/ready, RSS per worker, and a TensorFlow check.
+in-process ONNX Runtime rows/s (the limit), cold start to /health/ready, RSS per worker, a TensorFlow check, and
+the text demo's row (bench/text.py: 1 and 32 texts per request, and the text step's share of the CPU).
 Results: bench/results/latest.md and latest.json.
 """
 
@@ -25,6 +26,7 @@ from .grpc_load import GRPC_RAW, grpc_body, is_grpc, run_h2load
 from .load import Body, json_body, one_row, run_wrk, v2_binary_body
 from .processes import PYTHON, ROOT, Server, free_port, loads_tensorflow, rss_mb
 from .report import render
+from .text import bench_text
 
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
@@ -237,6 +239,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for this service (repeat)")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw ONNX Runtime measurement")
+    parser.add_argument("--no-text", action="store_true", help="skip the text model's row (bench/text.py)")
     args = parser.parse_args()
     args.baseline_folder = None
     if args.baseline:
@@ -265,6 +268,8 @@ def main() -> None:
             "raw_ort": limit,
             **bench_model(kind, models, args, settings.max_queue_rows),
         }
+    if not args.no_text:
+        run["text"] = bench_text(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2, default=str))
     table = render(run)

@@ -71,6 +71,7 @@ def build_state(settings: Settings) -> ServiceState:
         registry,
         request_timeout_ms=settings.request_timeout_ms,
         max_batch_size=settings.max_batch_size,
+        max_text_chars=settings.max_text_chars,
         default_model=settings.default_model,
         readiness_checks=[roster.not_ready_reasons] if roster else [],
         on_request=note_inference,

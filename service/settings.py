@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         30000.0, ge=0, description="Most time a request may take; the X-Request-Timeout-Ms header can only shorten it."
     )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    max_text_chars: int = Field(
+        100_000, ge=1, description="Most characters (Unicode code points) in one text of a text model (400 above)."
+    )
     # Slow or huge clients (service/uvicorn_protocol.py): each one costs a worker memory and a connection slot, so
     # each is bounded. 32 KB of head fits any client's headers (a long bearer token, cookies) with room to spare.
     max_header_bytes: int = Field(

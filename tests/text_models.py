@@ -85,6 +85,14 @@ CONFIGS = [
 ]
 CONFIGS_BY_NAME = {config.name: config for config in CONFIGS}
 
+
+def config_parameters() -> list[Any]:
+    """Every configuration as a pytest `config` parameter (slow ones marked), for tests using `text_exports`."""
+    import pytest
+
+    return [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CONFIGS]
+
+
 # Everything the service must answer as Keras does (texts with no token: a 400 when a step needs one).
 CORPUS: list[str] = [
     *TRICKY_TEXTS,

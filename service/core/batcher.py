@@ -6,6 +6,9 @@ runs one ONNX Runtime call, and hands each caller exactly its own rows. While a 
 one gathers in the queue. The queue is bounded in rows: when it is full the caller gets `Overloaded`
 at once instead of waiting behind an ever longer line.
 
+Rows submitted with a `key` (a variable-length text model's rows of one token count) share a call only with
+rows of the same key: the first request in the queue sets the batch's key, the others keep their place.
+
 Where a batch runs: on the model's own single thread, so the event loop keeps parsing requests meanwhile;
 but a batch expected to finish faster than a thread hand-off costs (`inline_below_s`, predicted from the
 model's cost measured at warm-up) runs on the event loop directly.
@@ -54,6 +57,7 @@ class _Pending:
     arrays: Arrays
     rows: int
     future: asyncio.Future = field(repr=False)
+    key: object = None  # rows with different keys never share a call
     queued_at: float = field(default_factory=time.perf_counter)
     counted: bool = True  # its rows count toward the queue's limit until it is taken or its caller leaves
 
@@ -89,8 +93,8 @@ class Batcher:
     def queued_rows(self) -> int:
         return self._queued_rows
 
-    async def submit(self, arrays: Arrays, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and logits for these rows, computed in some batch."""
+    async def submit(self, arrays: Arrays, rows: int, key: object = None) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and logits for these rows, computed in some batch (only with rows of the same `key`)."""
         if self._queued_rows + rows > self._max_queue_rows:
             raise Overloaded(f"queue is full ({self._queued_rows} rows waiting, MAX_QUEUE_ROWS={self._max_queue_rows})")
         loop = asyncio.get_running_loop()
@@ -98,7 +102,7 @@ class Batcher:
             # Also after close(): a request that looked this version up just before a hot swap still runs.
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._work())
-        pending = _Pending(arrays, rows, loop.create_future())
+        pending = _Pending(arrays, rows, loop.create_future(), key=key)
         self._queue.append(pending)
         self._queued_rows += rows
         self._wakeup.set()
@@ -161,6 +165,8 @@ class Batcher:
             self._delay_over = None
 
     def _take_batch(self) -> list[_Pending]:
+        if self._queue[0].key is not None:
+            return self._take_keyed_batch()
         batch: list[_Pending] = []
         rows = 0
         while self._queue and (not batch or rows + self._queue[0].rows <= self._max_batch_size):
@@ -173,6 +179,34 @@ class Batcher:
             batch.append(pending)
             rows += pending.rows
         return batch
+
+    def _take_keyed_batch(self) -> list[_Pending]:
+        """The first live request's rows, and those of the queued requests with its key that fit beside them."""
+        while self._queue and self._queue[0].future.done():
+            self._uncount(self._queue.popleft())
+        if not self._queue:
+            return []
+        key = self._queue[0].key
+        batch: list[_Pending] = []
+        waiting: deque[_Pending] = deque()
+        rows = 0
+        for pending in self._queue:
+            fits = not batch or rows + pending.rows <= self._max_batch_size
+            if pending.key == key and fits and not pending.future.done():
+                batch.append(pending)
+                rows += pending.rows
+                self._uncount(pending)
+            elif not pending.future.done():
+                waiting.append(pending)
+            else:
+                self._uncount(pending)
+        self._queue = waiting
+        return batch
+
+    def _uncount(self, pending: _Pending) -> None:
+        if pending.counted:
+            pending.counted = False
+            self._queued_rows -= pending.rows
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()

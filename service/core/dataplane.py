@@ -25,6 +25,8 @@ from .inputs import columns_from_instances, to_arrays
 from .registry import ModelRegistry, ModelState, ServedModel
 from .repository_files import scan_repository
 from .statistics import Statistics, VersionStatistics
+from .text_inference import infer_text
+from .text_spec import METADATA_KEY
 from .types import (
     DRAINING,
     FAILED,
@@ -59,6 +61,7 @@ class DataPlane:
         *,
         request_timeout_ms: float = 0.0,
         max_batch_size: int = 64,
+        max_text_chars: int = 100_000,
         default_model: str = "",
         readiness_checks: Sequence[Callable[[], list[str]]] = (),
         on_request: RequestObserver | None = None,
@@ -67,6 +70,7 @@ class DataPlane:
         self.registry = registry
         self.request_timeout_ms = request_timeout_ms
         self.max_batch_size = max_batch_size
+        self.max_text_chars = max_text_chars
         self.default_model = default_model
         self.draining = False  # set on SIGTERM: readiness turns false while requests in flight finish
         self._readiness_checks = list(readiness_checks)
@@ -215,20 +219,27 @@ class DataPlane:
             columns = columns_from_instances(model.name, model.inputs, request.instances)
         else:
             columns = request.inputs or {}
-        arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size, request.may_hold_booleans)
-        rows = next(iter(arrays.values())).shape[0]
+        if model.text_inputs is None:
+            arrays = to_arrays(model.name, model.inputs, columns, self.max_batch_size, request.may_hold_booleans)
+            rows = next(iter(arrays.values())).shape[0]
+            work = served.batcher.submit(arrays, rows)
+        else:
+            text_rows = model.text_inputs.read(model.name, columns, self.max_batch_size, self.max_text_chars)
+            rows = text_rows.rows
+            work = infer_text(served, text_rows)
         if self._on_request is not None:
             self._on_request(model.name, model.version, rows)
         if deadline is None:
-            probabilities, logits = await served.batcher.submit(arrays, rows)
+            probabilities, logits = await work
         else:
             try:
                 remaining = deadline.remaining()
                 if remaining <= 0:
+                    work.close()  # never started: nothing was queued
                     raise TimeoutError
                 # On timeout the submission is cancelled: the batcher drops its rows if they have not run yet.
                 async with asyncio.timeout(remaining):
-                    probabilities, logits = await served.batcher.submit(arrays, rows)
+                    probabilities, logits = await work
             except TimeoutError:
                 raise DeadlineExceeded(
                     f"no result within the request's deadline of {deadline.timeout_ms:g} ms; "
@@ -264,7 +275,8 @@ class DataPlane:
 
 
 # Metadata entries shown as fields of their own, not among the provenance strings.
-_SHOWN_APART = ("labels", "thresholds", "reference_rates", "calibration", "optimization")
+# The text steps are not provenance but the inputs' spec (vocabularies of thousands of tokens): the inputs show them.
+_SHOWN_APART = ("labels", "thresholds", "reference_rates", "calibration", "optimization", METADATA_KEY)
 
 
 def _json_entry(metadata: dict[str, str], key: str) -> dict | None:

@@ -38,6 +38,13 @@ def to_arrays(
 
     `may_hold_booleans=False` when the protocol knows no true/false was sent (a JSON body without those words):
     it skips a scan of every value for them."""
+    check_names(model_name, inputs, columns)
+    arrays = {spec.name: to_array(spec, columns[spec.name], may_hold_booleans) for spec in inputs}
+    check_rows({name: a.shape[0] for name, a in arrays.items()}, max_rows)
+    return arrays
+
+
+def check_names(model_name: str, inputs: list[InputSpec], columns: dict[str, object]) -> None:
     names = set(columns)
     expected = [spec.name for spec in inputs]
     if names != set(expected):
@@ -46,16 +53,19 @@ def to_arrays(
             f"model {model_name!r} takes inputs {_listed(expected)}; missing {_listed(missing) or 'none'}, "
             f"unknown {_listed(unknown) or 'none'}"
         )
-    arrays = {spec.name: _to_array(spec, columns[spec.name], may_hold_booleans) for spec in inputs}
-    batch_sizes = {a.shape[0] for a in arrays.values()}
+
+
+def check_rows(rows_per_input: dict[str, int], max_rows: int) -> int:
+    """The request's row count, which every input must agree on: at least one, at most `max_rows`."""
+    batch_sizes = set(rows_per_input.values())
     if len(batch_sizes) != 1:
-        raise InvalidInput(f"inputs disagree on the number of rows: { {n: a.shape[0] for n, a in arrays.items()} }")
+        raise InvalidInput(f"inputs disagree on the number of rows: {rows_per_input}")
     rows = batch_sizes.pop()
     if rows == 0:
         raise InvalidInput("empty batch: send at least one row")
     if rows > max_rows:
         raise InvalidInput(f"batch of {rows} rows is over the limit of {max_rows} (MAX_BATCH_SIZE)")
-    return arrays
+    return rows
 
 
 def _listed(names: list[str]) -> str:
@@ -79,7 +89,8 @@ def holds_bool(nested: object, depth: int) -> bool:
     return depth > 0 and bool in map(type, leaves)  # type: ignore[call-overload]
 
 
-def _to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np.ndarray:
+def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np.ndarray:
+    """One numeric input's column, validated and converted to the input's dtype."""
     try:
         array = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
     except (ValueError, OverflowError):  # rows of different lengths, nesting past numpy's 64 levels, huge ints

@@ -425,7 +425,7 @@ class ModelRegistry:
             c.max_batch_delay_ms,
             c.max_queue_rows,
             self._batch_observer_for(model) if self._batch_observer_for else None,
-            predict_seconds=model.cost.seconds if model.cost else None,
+            predict_seconds=model.call_seconds,
             inline_below_s=c.inline_run_us / 1e6,
         )
 

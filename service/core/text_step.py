@@ -100,7 +100,7 @@ class TextStep:
     def tokens(self, text: str, position: int = 0) -> list[bytes] | list[str]:
         """The tokens Keras makes of `text`: standardized, split and n-grammed, before the vocabulary lookup."""
         if type(text) is not str:
-            raise InvalidInput(f"input {self.name!r} takes text, but row {position} is {_kind(text)}")
+            raise InvalidInput(f"input {self.name!r} takes text, but row {position} is {value_kind(text)}")
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
@@ -221,7 +221,8 @@ def _ngrams(tokens: list, widths: Sequence[int], separator: bytes | str) -> list
     return grams
 
 
-def _kind(value: object) -> str:
+def value_kind(value: object) -> str:
+    """What a non-text value is, in words for the caller."""
     if value is None:
         return "null"
     if isinstance(value, bool):

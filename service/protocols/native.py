@@ -140,7 +140,8 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
 
 
 def _input_info(spec: InputSpec) -> dict[str, Any]:
-    return {"name": spec.name, "dtype": spec.dtype.name, "shape": [-1 if d is None else d for d in spec.shape]}
+    dtype = "text" if spec.is_text else spec.dtype.name  # a text input takes one string per row
+    return {"name": spec.name, "dtype": dtype, "shape": [-1 if d is None else d for d in spec.shape]}
 
 
 @router.get("/health/live", tags=["health"], responses=ok_example({"status": "live"}))

@@ -7,6 +7,7 @@ probability >= threshold), in the order of the model's labels (see /v1/models/{n
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,13 @@ predict_router = APIRouter(prefix="/v1/models", tags=["TensorFlow Serving REST"]
 SIGNATURE = "serving_default"
 OUTPUT_MULTI_HOT = "multi_hot"
 BODY_FIELDS = {"instances", "inputs", "signature_name", "threshold"}
-_TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64"}
+_TF_DTYPES = {
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "int32": "DT_INT32",
+    "int64": "DT_INT64",
+    "object": "DT_STRING",  # a text input: one string per row
+}
 RESPONSES = {**ok_example(TFSERVING_PREDICT_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
@@ -106,6 +113,11 @@ async def _predict(request: Request, name: str, version: int | None) -> Response
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput("send exactly one of 'instances' (row format) or 'inputs' (columnar format)")
     fields = {"threshold": document.get("threshold"), "may_hold_booleans": may_hold_booleans(body)}
+    if b'"b64"' in body:  # TF Serving's binary strings; the scan is skipped for the bodies that hold none
+        try:
+            document = {key: _decode_b64(value) for key, value in document.items()}
+        except RecursionError:
+            raise InvalidInput("the body nests lists or objects too deeply") from None
     if "instances" in document:
         core_request = inference_request(request, instances=document["instances"], **fields)
     else:
@@ -124,6 +136,24 @@ def _outputs(result: InferenceResult) -> dict[str, np.ndarray]:
         OUTPUT_LOGITS: result.logits,
         OUTPUT_MULTI_HOT: result.multi_hot,
     }
+
+
+def _decode_b64(value: Any) -> Any:
+    """TF Serving's binary strings, {"b64": "..."}, as the UTF-8 text they encode (a text model reads text)."""
+    if isinstance(value, list):
+        return [_decode_b64(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) != {"b64"}:
+        return {key: _decode_b64(item) for key, item in value.items()}
+    try:
+        data = base64.b64decode(value["b64"], validate=True)
+    except (TypeError, ValueError):  # binascii.Error is a ValueError
+        raise InvalidInput('a {"b64": ...} value must hold a base64 string') from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f'a {{"b64": ...}} value is not UTF-8 text (byte {exc.start}: {exc.reason})') from None
 
 
 def _columnar_columns(model: LoadedModel, inputs: Any) -> dict[str, object]:

@@ -16,13 +16,15 @@ import orjson
 from ..core.errors import InvalidInput, as_sent
 from ..core.inputs import holds_bool
 from ..core.repository_files import is_decimal
+from ..core.types import TEXT
 from .json_body import parse_json_object
+from .v2_bytes import texts_from_json, texts_from_serialized
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_EXTENSION = "binary_tensor_data"
 
-# v2 datatype names for the numpy dtypes a tensor can carry here. BYTES (length-prefixed strings) and BF16
-# (no numpy dtype) are valid v2 types that no served model takes, so they are refused by name.
+# v2 datatype names for the numpy dtypes a tensor can carry here. BYTES is text (str objects, v2_bytes.py), as
+# tritonclient holds it. BF16 (no numpy dtype) is a valid v2 type that no served model takes: refused by name.
 DATATYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype(np.bool_),
     "UINT8": np.dtype(np.uint8),
@@ -36,8 +38,9 @@ DATATYPES: dict[str, np.dtype] = {
     "FP16": np.dtype(np.float16),
     "FP32": np.dtype(np.float32),
     "FP64": np.dtype(np.float64),
+    "BYTES": TEXT,
 }
-UNSUPPORTED_DATATYPES = {"BYTES", "BF16"}
+UNSUPPORTED_DATATYPES = {"BF16"}
 _NAMES_BY_DTYPE = {dtype: name for name, dtype in DATATYPES.items()}
 # Parameters asking for features this server does not have: refusing beats silently ignoring them.
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset", "classification")
@@ -176,7 +179,7 @@ def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ..
 def dtype_of(name: str, datatype: str) -> np.dtype:
     """The numpy dtype of input `name`'s v2 datatype, or InvalidInput naming what is accepted."""
     if datatype in UNSUPPORTED_DATATYPES:
-        raise InvalidInput(f"input {name!r}: datatype {datatype} is not supported; these models take numbers")
+        raise InvalidInput(f"input {name!r}: datatype {datatype} is not supported; these models take numbers and text")
     if datatype not in DATATYPES:
         raise InvalidInput(f"input {name!r}: unknown datatype {datatype!r}; use one of {sorted(DATATYPES)}")
     return DATATYPES[datatype]
@@ -210,6 +213,10 @@ def _flag(parameters: dict[str, Any], key: str, what: str) -> bool:
 def from_bytes(
     name: str, data: memoryview | bytes, dtype: np.dtype, shape: tuple[int, ...], size_name: str = "binary_data_size"
 ) -> np.ndarray:
+    if dtype == TEXT:
+        return texts_from_serialized(
+            name, data, shape, "the binary data" if size_name == "binary_data_size" else size_name
+        )
     expected = math.prod(shape) * dtype.itemsize
     if len(data) != expected:
         raise InvalidInput(
@@ -221,6 +228,8 @@ def from_bytes(
 
 
 def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...], booleans_possible: bool) -> np.ndarray:
+    if dtype == TEXT:
+        return texts_from_json(name, data, shape)
     if not isinstance(data, list):
         raise InvalidInput(f"input {name!r}: 'data' must be a (flat or nested) list")
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
 from ..core.statistics import Duration, VersionStatistics
-from ..core.types import BatchingPolicy, InferenceResult
+from ..core.types import BatchingPolicy, InferenceResult, InputSpec
 from .json_body import dump_json
 from .v2_codec import datatype_of
 
@@ -69,9 +69,9 @@ def model_config(model: LoadedModel, batching: BatchingPolicy) -> dict[str, Any]
         "input": [
             {
                 "name": spec.name,
-                "data_type": f"TYPE_{datatype_of(spec.dtype)}",
+                "data_type": "TYPE_STRING" if spec.is_text else f"TYPE_{datatype_of(spec.dtype)}",
                 "format": "FORMAT_NONE",
-                "dims": [-1 if d is None else d for d in spec.shape[skip:]],
+                "dims": _config_dims(spec, skip),
             }
             for spec in model.inputs
         ],
@@ -87,6 +87,14 @@ def model_config(model: LoadedModel, batching: BatchingPolicy) -> dict[str, Any]
             "thresholds": {"string_value": json_text(model.thresholds)},
         },
     }
+
+
+def _config_dims(spec: InputSpec, skip: int) -> list[int]:
+    # One text per row. Triton writes a batched input's dims without the batch dimension and never empty: a text
+    # input is [1] there, whether the model's rows are [] or [1] (both shapes are taken, [rows] and [rows, 1]).
+    if spec.is_text:
+        return [1]
+    return [-1 if d is None else d for d in spec.shape[skip:]]
 
 
 def model_statistics(counters: VersionStatistics) -> dict[str, Any]:

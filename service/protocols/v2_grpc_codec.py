@@ -2,8 +2,9 @@
 
 Pure functions over the generated messages, no gRPC calls. Inputs come as typed `contents` (one repeated field per
 datatype) or as `raw_input_contents` (little-endian bytes, one entry per input in order, decoded with
-np.frombuffer, never element by element). Outputs go back the way the inputs came: raw bytes for raw inputs (what
-tritonclient reads), typed contents for typed inputs. Same refusals and words as the REST codec (v2_codec.py).
+np.frombuffer, never element by element; BYTES: length-prefixed UTF-8 texts, see v2_bytes.py). Outputs go back
+the way the inputs came: raw bytes for raw inputs (what tritonclient reads), typed contents for typed inputs. Same
+refusals and words as the REST codec (v2_codec.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 
 from ..core.errors import InvalidInput
 from .grpc_messages import grpc_service_pb2 as pb
+from .v2_bytes import texts_from_elements
 from .v2_codec import UNSUPPORTED_PARAMETERS, check_model_dtype, datatype_of, dtype_of, from_bytes
 
 # Which repeated field of InferTensorContents holds each datatype (FP16 travels as raw contents only).
@@ -31,6 +33,7 @@ CONTENTS_FIELDS = {
     "UINT64": "uint64_contents",
     "FP32": "fp32_contents",
     "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
 }
 # Request parameters asking for Triton features this server does not have.
 _UNSUPPORTED_REQUEST_PARAMETERS = ("sequence_id", "sequence_start", "sequence_end")
@@ -140,6 +143,8 @@ def _from_contents(name: str, contents: pb.InferTensorContents, datatype: str, s
     if filled and filled != [field]:
         raise InvalidInput(f"input {name!r}: datatype {datatype} takes its values in contents.{field}, got {filled}")
     values = getattr(contents, field)
+    if datatype == "BYTES":
+        return texts_from_elements(name, values, shape, f"contents.{field}")
     if len(values) != math.prod(shape):
         raise InvalidInput(
             f"input {name!r}: contents.{field} holds {len(values)} values but shape {list(shape)} needs "

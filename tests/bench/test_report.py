@@ -77,3 +77,20 @@ def test_the_baseline_commit_and_the_per_label_metrics_cost_are_judged_from_the_
     assert "- NOT met: every REST row within 5% of abc1234 or faster (lowest 0.80x)" in report
     assert "- met: per-label metrics cost <= 5% of the MLP's req/s at c=64 (+2.9%)" in report
     assert "per-label metrics on 3,000 req/s, off 3,090 req/s (-2.9%)" in report
+
+
+def test_the_text_row_shows_the_text_step_share_of_the_cpu() -> None:
+    measured = run()
+    text_cell = {"c": 8, "p50_ms": 2.0, "p99_ms": 9.0, "errors": 0, "requests": 1000}
+    measured["text"] = {
+        "model": "docstrings",
+        "cells": [
+            {**text_cell, "texts": 1, "rps": 900.0, "cpu_us_per_request": 800.0},
+            {**text_cell, "texts": 32, "rps": 300.0, "cpu_us_per_request": 2000.0},
+        ],
+        "step_cpu_us": {"1": 40.0, "32": 500.0},
+    }
+    report = render(measured)
+    assert "| 1 | 8 | 900 | 900 | 2.00 | 9.00 | 0 | 800 | 40 | 5% |" in report
+    assert "| 32 | 8 | 300 | 9,600 | 2.00 | 9.00 | 0 | 2,000 | 500 | 25% |" in report
+    assert "Text model" not in render(run())

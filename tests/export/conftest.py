@@ -128,3 +128,18 @@ def trained_cnn(tmp_path_factory: pytest.TempPathFactory):  # -> tests.export.tr
     from tests.export.trained_cnn import build_trained_cnn
 
     return build_trained_cnn(tmp_path_factory.mktemp("trained_cnn"))
+
+
+@pytest.fixture(scope="session")
+def text_exports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """{config name: ExportedTextModel}: the configs this session's selected tests use, each trained and exported
+    through the CLI once (two CLI processes at a time), whichever test files ask for them."""
+    from tests.text_models import CONFIGS, build_and_export_all
+
+    selected = {
+        item.callspec.params["config"].name
+        for item in request.session.items
+        if hasattr(item, "callspec") and "config" in item.callspec.params and "text_exports" in item.fixturenames
+    }
+    configs = [c for c in CONFIGS if c.name in selected]
+    return build_and_export_all(configs, tmp_path_factory.mktemp("text_models"))

@@ -10,33 +10,14 @@ import numpy as np
 import pytest
 
 from service.core.text_step import text_steps_from_metadata
-from tests.text_models import (
-    CONFIGS,
-    CORPUS,
-    ExportedTextModel,
-    build_and_export_all,
-    keras_probabilities,
-    served_probabilities,
-)
+from tests.text_models import CORPUS, config_parameters, keras_probabilities, served_probabilities
 
 keras = pytest.importorskip("keras")
 
 TOLERANCE = 1e-5
 
 
-PARAMETERS = [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CONFIGS]
-
-
-@pytest.fixture(scope="session")
-def text_exports(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, ExportedTextModel]:
-    """The configs this session's selected tests use, exported once, two CLI processes at a time."""
-    selected = {
-        item.callspec.params["config"].name
-        for item in request.session.items
-        if hasattr(item, "callspec") and "config" in item.callspec.params and item.fixturenames.count("text_exports")
-    }
-    configs = [c for c in CONFIGS if c.name in selected]
-    return build_and_export_all(configs, tmp_path_factory.mktemp("text_models"))
+PARAMETERS = config_parameters()
 
 
 @pytest.mark.parametrize("config", PARAMETERS)

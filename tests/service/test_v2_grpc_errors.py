@@ -47,7 +47,11 @@ BAD_REQUESTS = {
     "wrong shape": ([features(np.zeros((1, 5), np.float32))], {}, "has shape [1, 5], expected [rows, 4]"),
     "wrong datatype": ([features(np.zeros((1, 4), np.float64), "FP64")], {}, "takes datatype FP32, got FP64"),
     "unknown datatype": ([typed("features", [1, 4], "FP8", "fp32_contents", [0.0] * 4)], {}, "unknown datatype"),
-    "BYTES": ([typed("features", [1, 4], "BYTES", "bytes_contents", [b"a"] * 4)], {}, "BYTES is not supported"),
+    "text for a numeric input": (
+        [typed("features", [1, 4], "BYTES", "bytes_contents", [b"a"] * 4)],
+        {},
+        "input 'features' takes datatype FP32, got BYTES",
+    ),
     "unknown input": ([features(ROW, name="pixels")], {}, "missing 'features', unknown 'pixels'"),
     "no inputs": ([], {}, "'inputs' must hold at least one tensor"),
     "too few values": ([typed("features", [1, 4], "FP32", "fp32_contents", [1.0])], {}, "holds 1 values"),

@@ -117,11 +117,11 @@ BAD_REQUESTS = [
         "'features' has shape [1, 3]",
     ),
     (
-        "bytes datatype",
+        "text for a numeric input",
         "/v2/models/linear/infer",
         {"inputs": [features(["a"], [1], "BYTES")]},
         400,
-        "BYTES is not supported",
+        "input 'features' takes datatype FP32, got BYTES",
     ),
     (
         "unknown input",

@@ -1,0 +1,167 @@
+"""A text model's input step: what clients send (one text per row for each text input, numbers for the others) into
+the arrays ONNX Runtime takes, through the model's text steps (`text_step.py`).
+
+The client-facing inputs are the steps' names (text) and the ONNX inputs no step feeds (numbers), in the order of
+the ONNX inputs. A request goes through in two phases: `read` validates the columns (cheap: types, row counts, the
+length of each text), `encode` runs the steps (CPU-bound Python, in proportion to the characters; the data plane
+runs a large request's `encode` off the event loop).
+
+A variable-length model (`TextStep.variable_length`: Keras pads a batch to its longest text) is answered as Keras
+answers each text alone: `encode` gives one `RowGroup` per token count, and the batcher stacks only rows of equal
+shapes (`RowGroup.key`), from whichever requests, so no text is ever padded for a batch-mate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidInput
+from .inputs import check_names, check_rows, to_array
+from .text_step import TextStep, group_equal_lengths, value_kind
+from .types import TEXT, InputSpec
+
+# Requests with more characters than this run their text steps off the event loop (see the data plane). The steps
+# cost 0.01-0.09 µs per character (bench/text.py), so this keeps a request's step under about 1 ms on the loop,
+# and the thread hand-off (about 60 µs) is paid only where it is a few % of the step.
+INLINE_TEXT_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """Rows of one request that run together: all of them, or (variable length) those of one token count."""
+
+    positions: np.ndarray | None  # the request's rows in this group, ascending (None: all of them, in order)
+    arrays: dict[str, np.ndarray]  # ONNX input name -> [rows, ...]
+    key: tuple[tuple[int, ...], ...] | None  # variable length: the rows' shapes; the batcher stacks equal keys only
+
+
+@dataclass(frozen=True)
+class TextRows:
+    """A request's columns, validated: texts as str lists, numbers as arrays of their input's dtype."""
+
+    texts: dict[str, list[str]]
+    numbers: dict[str, np.ndarray]
+    rows: int
+    characters: int  # in all of its texts: what the steps' cost grows with
+
+
+class TextInputs:
+    def __init__(self, steps: list[TextStep], onnx_inputs: list[InputSpec]) -> None:
+        """ValueError (a readable message) when the steps do not fit the ONNX graph's inputs."""
+        self.steps = steps
+        self.variable_length = any(step.variable_length for step in steps)
+        by_feed = {step.feeds: step for step in steps}
+        graph_inputs = {spec.name: spec for spec in onnx_inputs}
+        for step in steps:
+            _check_feed(step, graph_inputs.get(step.feeds), sorted(graph_inputs))
+        shapes: dict[str, tuple[int, ...]] = {}
+        for step in steps:
+            if shapes.setdefault(step.name, step.string_shape) != step.string_shape:
+                raise ValueError(f"text input {step.name!r} is declared with two shapes by its text steps")
+        numeric = [spec for spec in onnx_inputs if spec.name not in by_feed]
+        clash = sorted(shapes.keys() & {spec.name for spec in numeric})
+        if clash:
+            raise ValueError(f"text input {clash[0]!r} has the name of an ONNX input that no text step feeds")
+        inputs: dict[str, InputSpec] = {}
+        for spec in onnx_inputs:  # the graph's order, each text input where its first step's feed is
+            step = by_feed.get(spec.name)
+            if step is None:
+                inputs[spec.name] = spec
+            elif step.name not in inputs:
+                inputs[step.name] = InputSpec(step.name, TEXT, (None, *step.string_shape))
+        self.inputs = list(inputs.values())
+        self._texts = [spec for spec in self.inputs if spec.is_text]
+        self._numbers = [spec for spec in self.inputs if not spec.is_text]
+
+    def read(self, model_name: str, columns: dict[str, object], max_rows: int, max_text_chars: int) -> TextRows:
+        """The columns validated: every input there, one text per row of each text input (each at most
+        `max_text_chars` characters), numbers as `inputs.to_array` takes them, the same rows everywhere."""
+        check_names(model_name, self.inputs, columns)
+        texts = {spec.name: read_texts(spec.name, columns[spec.name], max_text_chars) for spec in self._texts}
+        numbers = {spec.name: to_array(spec, columns[spec.name]) for spec in self._numbers}
+        counts = {name: len(column) for name, column in texts.items()}
+        counts.update({name: array.shape[0] for name, array in numbers.items()})
+        rows = check_rows(counts, max_rows)
+        characters = sum(len(text) for column in texts.values() for text in column)
+        return TextRows(texts, numbers, rows, characters)
+
+    def encode(self, rows: TextRows) -> list[RowGroup]:
+        """The ONNX arrays, through the steps: one group, or one per token count for a variable-length model.
+        InvalidInput names the row a step cannot read (e.g. no token where the model needs one)."""
+        if not self.variable_length:
+            arrays = {step.feeds: step.transform(rows.texts[step.name]) for step in self.steps}
+            return [RowGroup(None, {**arrays, **rows.numbers}, None)]
+        rows_per_feed = {step.feeds: step.transform_rows(rows.texts[step.name]) for step in self.steps}
+        rows_per_feed.update({name: list(array) for name, array in rows.numbers.items()})
+        groups = group_equal_lengths(rows_per_feed)
+        if len(groups) == 1:  # every row the same length: the request stays in order, as one group
+            return [RowGroup(None, groups[0][1], _key(groups[0][1]))]
+        return [RowGroup(positions, arrays, _key(arrays)) for positions, arrays in groups]
+
+    def example_arrays(self, rows: int) -> dict[str, np.ndarray]:
+        """The ONNX arrays of `rows` copies of one row: each text a word of its step's vocabulary, numbers 0."""
+        arrays = {step.feeds: step.transform([_example_text(step)] * rows) for step in self.steps}
+        for spec in self._numbers:
+            arrays[spec.name] = np.zeros((rows, *(d or 1 for d in spec.row_shape)), spec.dtype)
+        return arrays
+
+
+def read_texts(name: str, raw: object, max_chars: int) -> list[str]:
+    """One text per row: a list of strings (a row may also be a list holding one string, as a [rows, 1] tensor's
+    rows are), or an array of them of shape [rows] or [rows, 1]."""
+    if isinstance(raw, np.ndarray):
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw[:, 0]
+        if raw.ndim != 1:
+            shape = "[" + ", ".join(map(str, raw.shape)) + "]"
+            raise InvalidInput(f"input {name!r} takes one text per row (shape [rows] or [rows, 1]), got shape {shape}")
+        values = raw.tolist()
+    elif isinstance(raw, list):
+        values = [row[0] if type(row) is list and len(row) == 1 else row for row in raw]
+    else:
+        raise InvalidInput(f"input {name!r} takes a list with one text per row, got {value_kind(raw)}")
+    for position, text in enumerate(values):
+        if type(text) is not str:
+            raise InvalidInput(f"input {name!r} takes text, but row {position} is {value_kind(text)}")
+        if len(text) > max_chars:
+            raise InvalidInput(
+                f"row {position} of input {name!r} has {len(text):,} characters, over the limit of {max_chars:,} "
+                "(MAX_TEXT_CHARS)"
+            )
+    return values
+
+
+def _check_feed(step: TextStep, graph_input: InputSpec | None, graph_names: list[str]) -> None:
+    if graph_input is None:
+        raise ValueError(
+            f"the text step of input {step.name!r} feeds {step.feeds!r}, which is not an input of the ONNX graph "
+            f"(its inputs: {', '.join(graph_names)})"
+        )
+    if graph_input.dtype != step.dtype:
+        raise ValueError(
+            f"the text step of input {step.name!r} gives {step.dtype} rows, but ONNX input {step.feeds!r} takes "
+            f"{graph_input.dtype}"
+        )
+    wanted, found = step.row_shape, graph_input.row_shape
+    fits = len(wanted) == len(found) and all(
+        f is None if w is None else f in (None, w) for w, f in zip(wanted, found, strict=True)
+    )
+    if not fits:
+        shown = ", ".join("tokens" if d is None else str(d) for d in wanted)
+        graph = ", ".join("any" if d is None else str(d) for d in found)
+        raise ValueError(
+            f"the text step of input {step.name!r} gives rows of shape [{shown}], but ONNX input {step.feeds!r} "
+            f"takes rows of shape [{graph}]"
+        )
+
+
+def _key(arrays: dict[str, np.ndarray]) -> tuple[tuple[int, ...], ...]:
+    return tuple(array.shape[1:] for array in arrays.values())
+
+
+def _example_text(step: TextStep) -> str:
+    """A text every step reads: the first token of its vocabulary (already standardized; an n-gram of words is
+    those words)."""
+    return next((token for token in step.spec.vocabulary if token), "text")
