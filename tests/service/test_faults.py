@@ -7,8 +7,10 @@ be placed against the moment of the fault.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
+import tritonclient.grpc as triton_grpc
+from tritonclient.utils import InferenceServerException
 
+from service.middleware import STOPPING
+from tests.hardening.fuzzing import http_request, read_answer
 from tests.repository_files import publish, publish_linear, wait_for
 from tests.server import RunningServer
 from tests.service.test_workers import worker_pids
@@ -107,3 +114,89 @@ def test_a_worker_killed_during_a_hot_swap_is_replaced_by_one_serving_the_new_ve
             assert send().json()["model_version"] == 2
     finally:
         assert server.stop() == 0
+
+
+PROTOCOLS = ("native", "v2", "tfserving", "grpc")
+V2_ROW = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": ROW}]}
+HTTP_CALLS = {
+    "native": (b"/models/slow/predict", json.dumps({"instances": [ROW]}).encode()),
+    "v2": (b"/v2/models/slow/infer", json.dumps(V2_ROW).encode()),
+    "tfserving": (b"/v1/models/slow:predict", json.dumps({"instances": [ROW]}).encode()),
+}
+
+
+class Caller:
+    """One one-row request on its own connection, sent at once; `answer()` waits for what came back: ("200", ""),
+    (status, JSON error), ("OK", "") or (gRPC code, message), or ("no answer", what happened)."""
+
+    def __init__(self, server: RunningServer, protocol: str) -> None:
+        self.protocol = protocol
+        self.done = threading.Event()
+        self.outcome = ("no answer", "")
+        if protocol == "grpc":
+            self.client = triton_grpc.InferenceServerClient(server.grpc_target)
+            tensor = triton_grpc.InferInput("features", [1, 4], "FP32")
+            tensor.set_data_from_numpy(np.array([ROW], np.float32))
+            self.client.async_infer("slow", [tensor], self._grpc_done, client_timeout=60)
+        else:
+            path, body = HTTP_CALLS[protocol]
+            head = [(b"Content-Type", b"application/json")]
+            self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+            self.sock.sendall(http_request("POST", path, head, body))
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _grpc_done(self, result: object, error: InferenceServerException | None) -> None:
+        self.outcome = ("OK", "") if error is None else (error.status().removeprefix("StatusCode."), error.message())
+        self.done.set()
+
+    def _read(self) -> None:
+        try:
+            answer = read_answer(self.sock)
+            if answer is not None:
+                error = "" if answer.status == 200 else answer.json()["error"]  # a JSON error body, or this raises
+                self.outcome = (str(answer.status), error)
+        except (OSError, ValueError, KeyError) as exc:
+            self.outcome = ("no answer", repr(exc))
+        finally:
+            self.sock.close()
+            self.done.set()
+
+    def answer(self, timeout: float) -> tuple[str, str]:
+        assert self.done.wait(timeout), f"a {self.protocol} caller got no answer within {timeout} s"
+        if self.protocol == "grpc":
+            self.client.close()
+        return self.outcome
+
+
+def sigterm_while_batches_run(tmp_path: Path, grace_seconds: float) -> tuple[list[tuple[str, str]], RunningServer]:
+    """24 one-row callers over the four protocols, two rows a batch (a few tenths of a second each): SIGTERM once
+    every request has been received and the first batches run."""
+    slow_model(tmp_path / "slow" / "1" / "model.onnx", steps=4)
+    env = {"MODEL_REPOSITORY": str(tmp_path), "MAX_BATCH_SIZE": "2", "SHUTDOWN_GRACE_SECONDS": str(grace_seconds)}
+    server = RunningServer(env)
+    try:
+        callers = [Caller(server, PROTOCOLS[i % 4]) for i in range(24)]
+        time.sleep(1.0)  # the server has read every request: a few batches ran, most rows still wait
+        assert sum(caller.done.is_set() for caller in callers) < 12, "the callers must still be in flight at SIGTERM"
+        server.process.send_signal(signal.SIGTERM)
+        answers = [caller.answer(timeout=grace_seconds + 30) for caller in callers]  # none hangs
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    return answers, server
+
+
+def test_sigterm_while_batches_run_answers_every_caller(tmp_path: Path) -> None:
+    answers, server = sigterm_while_batches_run(tmp_path, grace_seconds=20)
+    assert sorted({status for status, _ in answers}) == ["200", "OK"], answers
+    assert "Traceback" not in server.output
+
+
+def test_sigterm_past_the_grace_answers_the_callers_left_with_a_clean_503(tmp_path: Path) -> None:
+    """The grace ends with callers still queued: each gets a JSON 503 naming the cause (gRPC: UNAVAILABLE), none a
+    reset or uvicorn's plain-text 500 with a traceback in the log."""
+    answers, server = sigterm_while_batches_run(tmp_path, grace_seconds=0.2)
+    assert {status for status, _ in answers} <= {"200", "OK", "503", "UNAVAILABLE"}, answers
+    assert ("503", STOPPING["error"]) in answers, "the grace was long enough for every caller"
+    assert all(message == STOPPING["error"] for status, message in answers if status == "503"), answers
+    assert "Traceback" not in server.output
