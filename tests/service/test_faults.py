@@ -200,3 +200,43 @@ def test_sigterm_past_the_grace_answers_the_callers_left_with_a_clean_503(tmp_pa
     assert ("503", STOPPING["error"]) in answers, "the grace was long enough for every caller"
     assert all(message == STOPPING["error"] for status, message in answers if status == "503"), answers
     assert "Traceback" not in server.output
+
+
+def test_a_corrupt_control_file_and_stray_files_leave_load_and_unload_working(tmp_path: Path) -> None:
+    """Two workers. control.json garbled (before and after an unload) and files that are not a worker's in
+    applied/: every answer stays right (unload: no worker serves the model; load: every worker does), readiness
+    never breaks, and the next change writes control.json whole again."""
+    repository, shared = tmp_path / "repository", tmp_path / "shared"
+    publish_linear(repository, "a", 1, seed=1)
+    publish_linear(repository, "b", 1, seed=2)
+    env = {"MODEL_REPOSITORY": str(repository), "WORKERS": "2", "SHARED_DIR": str(shared)}
+    server = RunningServer(env)
+
+    def predict(name: str) -> int:  # a new connection each time: either worker
+        return httpx.post(f"{server.url}/models/{name}/predict", json={"instances": [ROW]}, timeout=30).status_code
+
+    try:
+        (shared / "control.json").write_text('{"generation": 7, "unloaded": ["b"')
+        applied = shared / "applied"
+        for stray in ("notes.txt", "abc.json", "0.json", "-5.json", "999999999.json", ".1234.json.tmp"):
+            (applied / stray).write_text('{"models": {"a": {"generation": 99, "version": 1}}}')
+        (applied / "old").mkdir()
+        time.sleep(0.5)  # the workers have looked at the control file several times
+        assert [predict("b") for _ in range(6)] == [200] * 6  # the garbled file's half-written unload is not taken
+        assert httpx.get(f"{server.url}/health/ready").status_code == 200
+
+        assert httpx.post(f"{server.url}/v2/repository/models/a/unload").status_code == 200
+        assert json.loads((shared / "control.json").read_text())["unloaded"] == ["a"]  # rewritten whole
+        (shared / "control.json").write_text("\x00garbled")
+        time.sleep(0.5)
+        assert [predict("a") for _ in range(6)] == [503] * 6  # the last good state holds on both workers
+        assert [predict("b") for _ in range(6)] == [200] * 6
+        assert httpx.get(f"{server.url}/health/ready").status_code == 200
+
+        assert httpx.post(f"{server.url}/v2/repository/models/a/load").status_code == 200
+        assert [predict("a") for _ in range(6)] == [200] * 6
+        index = {e["name"]: e["state"] for e in httpx.post(f"{server.url}/v2/repository/index").json()}
+        assert index == {"a": "READY", "b": "READY"}
+        assert "control.json" in server.output and "Traceback" not in server.output
+    finally:
+        assert server.stop() == 0
