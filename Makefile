@@ -122,7 +122,8 @@ grpc-code: $(VENV)/.dev-installed
 	rm -f service/protocols/grpc_messages/model_config_pb2_grpc.py  # no service in model_config.proto
 
 # Steady load at half capacity on 2 workers for DURATION seconds, with hot swaps and unload/loads; table in
-# bench/results/soak-latest.md. Exit 1 on a failed request, a replaced worker or a worker's RSS growing > 20 MB.
+# bench/results/soak-latest.md. Exit 1 on a failed request (predictions right after an unload or a load included),
+# a replaced worker or a worker's RSS growing > 20 MB.
 DURATION ?= 600
 soak: $(VENV)/.serve-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \

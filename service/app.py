@@ -107,8 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from .grpc_server import GrpcServer
 
             grpc_server = GrpcServer(state, app.title, app.version)
-            await grpc_server.start()
         watcher.start()
+        if state.roster is not None and state.roster.others_serving():
+            # A worker that joins a server already serving (the replacement of one that died) takes calls only once
+            # it has loaded: uvicorn listens after this startup, and the kernel would otherwise hand it requests it
+            # could only answer 503 while the other workers serve them.
+            await watcher.first_load.wait()
+        if grpc_server is not None:
+            await grpc_server.start()
         on_drain = grpc_server.begin_stop if grpc_server else None
         restore_signals = drain_on_signal(state, asyncio.get_running_loop(), on_drain)
         yield

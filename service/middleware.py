@@ -5,6 +5,7 @@ answer). Pure ASGI (not BaseHTTPMiddleware) to keep it cheap.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ ERROR_BODY_MAX = 4096  # bytes of an error body kept to log its "error" message
 CAUSE_MAX = 300  # characters of that message in the log line
 # Probes and scrapes: no request metrics and no access line, so they neither skew nor flood them.
 QUIET_PREFIXES = ("/health/", "/v2/health/", "/metrics")
+STOPPING = {"error": "the server is stopping and this request did not finish within SHUTDOWN_GRACE_SECONDS; retry"}
 INTERNAL_ERROR = {"error": "internal error; the server log has the details (search it for the X-Request-ID)"}
 
 
@@ -89,6 +91,13 @@ class RequestContextMiddleware:
                 )
             else:
                 await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request from outside (a client that hangs up is handled inside): when
+            # SHUTDOWN_GRACE_SECONDS ends with the request unanswered. Its own answer would be a plain-text 500.
+            record.error = STOPPING["error"]
+            if status:
+                raise
+            await send_json(send_with_id, 503, STOPPING, [(b"retry-after", b"1")])
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
             if status:

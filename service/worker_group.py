@@ -76,6 +76,14 @@ class WorkerRoster:
             return []
         return [f"{joined} of {self.expected} workers have loaded the repository"]
 
+    def others_serving(self) -> bool:
+        """Whether another live worker has loaded the repository: this one joins a server already serving."""
+        try:
+            entries = list(self.folder.iterdir())
+        except OSError:
+            return False
+        return any(worker_pid(entry.name) not in (None, os.getpid()) and self._alive(entry) for entry in entries)
+
     def _alive(self, entry: Path) -> bool:
         pid = worker_pid(entry.name)
         if pid is None:

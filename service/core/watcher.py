@@ -25,6 +25,7 @@ class RepositoryWatcher:
         self.registry = registry
         self.interval = interval_seconds
         self._stopping = asyncio.Event()
+        self.first_load = asyncio.Event()  # set once the load at start is over, whatever its outcome
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -42,6 +43,7 @@ class RepositoryWatcher:
             await self.registry.load_all()
         except Exception:  # e.g. a filesystem error at start: the polls below try again
             log.exception("loading the model repository failed; trying again at the next poll")
+        self.first_load.set()
         following = self.registry.shared is not None
         if self.interval <= 0 and not following:
             return

@@ -13,11 +13,12 @@ from fastapi.routing import APIRoute
 
 from ..core.dataplane import DataPlane
 from ..core.errors import InvalidInput, PayloadTooLarge, ServiceError, UnsupportedMediaType, as_sent
-from ..core.repository_files import MAX_VERSION, is_decimal
+from ..core.repository_files import is_decimal
 from ..core.types import InferenceRequest
 from ..state import ServiceState
 from .errors import CLIENT_CLOSED, http_headers, http_status
 from .json_body import dump_json
+from .model_version import parse_version
 
 JSON_TYPES = ("application/json", "")
 TIMEOUT_HEADER = "X-Request-Timeout-Ms"
@@ -56,16 +57,6 @@ def check_json_content_type(request: Request) -> None:
 async def read_json_body(request: Request) -> bytes:
     check_json_content_type(request)
     return await read_body(request, service_state(request).settings.max_body_bytes)
-
-
-def parse_version(text: str) -> int:
-    """A model version from a URL segment (v2 and TF Serving paths carry it as text): a positive int64."""
-    digits = text.lstrip("0")
-    if not is_decimal(text) or not digits:
-        raise InvalidInput(f"model version must be a positive integer, got {as_sent(text)}")
-    if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:  # bounded before int(): 4,300+ digits raise
-        raise InvalidInput(f"model version must be below 2**63 (int64), got {as_sent(text)}")
-    return int(digits)
 
 
 def inference_request(request: Request, **fields: Any) -> InferenceRequest:

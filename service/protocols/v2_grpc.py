@@ -15,11 +15,11 @@ from google.protobuf import json_format
 
 from ..core.dataplane import DataPlane
 from ..core.errors import InvalidInput
-from ..core.repository_files import is_decimal
 from ..core.types import READY, InferenceRequest
 from . import v2_documents
 from .grpc_messages import grpc_service_pb2 as pb
 from .grpc_messages import grpc_service_pb2_grpc as pb_grpc
+from .model_version import parse_version
 from .v2_grpc_codec import (
     decode_inputs,
     encode_response,
@@ -146,11 +146,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 def _version(text: str) -> int | None:
     """A model version from a message ("" = the one served)."""
-    if not text:
-        return None
-    if not is_decimal(text) or int(text) < 1:
-        raise InvalidInput(f"model version must be a positive integer, got {text!r}")
-    return int(text)
+    return parse_version(text) if text else None
 
 
 def _timeout_ms(context: grpc.aio.ServicerContext, request: pb.ModelInferRequest) -> float | None:

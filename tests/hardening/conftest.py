@@ -38,3 +38,10 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 @pytest.fixture(scope="session")
 def key_header() -> dict[str, str]:
     return {"authorization": f"Bearer {KEY_IN_ENV}"}
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[RunningServer]:
+    """The shipped demo models (`digits`: 64 numbers; `docstrings`: a text), HTTP and gRPC, for the property-based
+    input tests (one server for all of them). A body that stops short is answered 408 after one second."""
+    yield from serving({"MODEL_REPOSITORY": "models", "DEFAULT_MODEL": "digits", "BODY_CHUNK_TIMEOUT_SECONDS": "1"})

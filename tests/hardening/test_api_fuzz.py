@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every operation in the live OpenAPI document (schemathesis + hypothesis).
+"""Property-based fuzzing of every operation in the live OpenAPI document but the unload (schemathesis + hypothesis).
 
 Reads /openapi.json from the running server, so routes added by any router are fuzzed without changes
 here. Every answer must be a documented status with a body matching its documented schema, never a 5xx
@@ -22,6 +22,9 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.server import RunningServer
 
+# Left out: an unload takes a model away from every test that shares the server (tests/service/test_workers.py and
+# test_v2_repository.py check it on servers of their own).
+UNLOAD = "POST /v2/repository/models/{name}/unload"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES_PER_OPERATION = 30
 
@@ -30,8 +33,9 @@ def fuzz(url: str, headers: dict[str, str] | None = None, examples: int = EXAMPL
     """Fuzz every operation; the failures, one message per operation that failed."""
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     failures = []
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 7, [op.label for op in operations]
+    every_operation = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in every_operation if op.label != UNLOAD]
+    assert len(operations) == len(every_operation) - 1 >= 28, [op.label for op in every_operation]
     for operation in operations:
         cases = st.one_of(
             operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)

@@ -6,8 +6,14 @@ Python refuses to parse integers of more than 4,300 digits (a guard against quad
 
 from __future__ import annotations
 
+import grpc
 import httpx
+import numpy as np
 import pytest
+import tritonclient.grpc as triton_grpc
+
+from tests.server import RunningServer
+from tests.service.grpc_helpers import status_of
 
 INT64_MAX = 2**63 - 1
 HUGE = "9" * 5000
@@ -54,3 +60,32 @@ def test_a_huge_inference_header_content_length_is_a_400(client: httpx.Client, l
     error = response.json()["error"]
     assert "Inference-Header-Content-Length" in error and len(error) < 200
     assert client.post("/v2/models/linear/infer", json=V2_JSON).status_code == 200
+
+
+GRPC_CALLS = {  # tritonclient.grpc call with a version, as the fuzzing of the gRPC port found them
+    "ModelInfer": lambda client, v: client.infer("linear", [grpc_features()], model_version=v),
+    "ModelMetadata": lambda client, v: client.get_model_metadata("linear", model_version=v),
+    "ModelConfig": lambda client, v: client.get_model_config("linear", model_version=v),
+    "ModelStatistics": lambda client, v: client.get_inference_statistics("linear", model_version=v),
+    "ModelReady": lambda client, v: client.is_model_ready("linear", model_version=v),
+}
+
+
+def grpc_features() -> triton_grpc.InferInput:
+    tensor = triton_grpc.InferInput("features", [1, 4], "FP32")
+    tensor.set_data_from_numpy(np.array([ROW], np.float32))
+    return tensor
+
+
+@pytest.mark.parametrize("version", TOO_LARGE.values(), ids=TOO_LARGE.keys())
+@pytest.mark.parametrize("call", GRPC_CALLS.values(), ids=GRPC_CALLS.keys())
+def test_a_grpc_version_past_int64_or_zero_is_invalid_argument(server: RunningServer, call, version: str) -> None:
+    """A 5,000-digit model_version once answered INTERNAL (int() refused it) on every gRPC model call."""
+    client = triton_grpc.InferenceServerClient(server.grpc_target)
+    try:
+        code, message = status_of(call, client, version)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, message
+        assert "version" in message and len(message) < 200
+        assert client.infer("linear", [grpc_features()]).as_numpy("probabilities").shape == (1, 3)
+    finally:
+        client.close()

@@ -58,8 +58,9 @@ def test_two_workers_both_answer_on_the_grpc_port(linear_repository: Path) -> No
         for _ in range(calls):
             assert infer(server.grpc_target, "linear").shape == (1, 3)
         counts = {rows_counted(server.grpc_target) for _ in range(calls)}
-        assert len(counts) == 2, f"one worker answered every connection: {counts}"
-        assert sum(counts) == calls  # each worker counted the calls it served, and nothing twice
+        assert not counts & {0, calls}, f"one worker answered every connection: {counts}"
+        # Each worker counted the calls it served, and nothing twice (an even split shows as one count).
+        assert sum(counts) == calls or counts == {calls // 2}, counts
     finally:
         assert server.stop() == 0
 
