@@ -12,7 +12,7 @@ ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits
 endif
 
-.PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus prometheusrule container-test \
+.PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus curl prometheusrule container-test \
 	docker-build grpc-code fresh-check
 
 $(VENV)/bin/python:
@@ -33,20 +33,18 @@ run: $(VENV)/.serve-installed
 	MODEL_REPOSITORY='$(MODEL_REPOSITORY)' DEFAULT_MODEL='$(DEFAULT_MODEL)' HOST=$(HOST) PORT=$(PORT) $(PY) -m service
 
 # The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
-walkthrough: $(VENV)/.dev-installed
-	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl) || \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq curl)
+walkthrough: $(VENV)/.dev-installed curl
 	VENV_BIN=$(abspath $(VENV))/bin bash tests/walkthrough/walkthrough.sh
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint browser prometheus
+test: lint browser prometheus curl
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
-test-fast: lint browser prometheus
+test-fast: lint browser prometheus curl
 	$(PY) -m pytest -m "not slow and not container"
 
 # Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
@@ -86,6 +84,13 @@ browser: $(VENV)/.dev-installed
 # The monitoring tests run Debian's Prometheus and promtool (a real server on loopback, `promtool test rules`).
 # Installed when missing and we are root (CI), like Chromium; otherwise install the `prometheus` package yourself.
 PROMETHEUS ?= /usr/bin/prometheus
+# The README's curl examples are run as written (tests, the walkthrough); a bare python:3.11-slim has no curl.
+curl:
+	@if ! command -v curl >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl; \
+	fi
+	@command -v curl >/dev/null || { echo "curl missing: apt-get install curl"; exit 1; }
+
 prometheus:
 	@if [ ! -x "$(PROMETHEUS)" ] && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
