@@ -7,7 +7,7 @@ TensorFlow in lazily on first use.
 from typing import TYPE_CHECKING, Any
 
 from model_export.errors import ExportError
-from model_export.version import __version__
+from service.contract.version import VERSION as __version__
 
 __all__ = [
     "ExportError",

@@ -22,10 +22,11 @@ from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
-from model_export.reference_rates import METADATA_KEY as REFERENCE_RATES_KEY
 from model_export.reference_rates import reference_rates_entry
 from model_export.report_html import LabelPanel, ReportPage, write_report
 from model_export.validation_data import ORT_DTYPES, load_labelled
+from service.contract.metadata import CALIBRATION, THRESHOLDS
+from service.contract.metadata import REFERENCE_RATES as REFERENCE_RATES_KEY
 
 _CHUNK_ROWS = 512
 
@@ -156,7 +157,7 @@ def resolve_targets(
 
 
 def _text_steps(session, model: Path) -> list:
-    from service.core.text_step import text_steps_from_metadata
+    from service.contract.text.keras_layers import text_steps_from_metadata
 
     try:
         return text_steps_from_metadata(session.get_modelmeta().custom_metadata_map)
@@ -229,8 +230,8 @@ def calibration_entry(
 def _write(model: Path, output: Path, result: CalibrationResult, output_version: bool) -> None:
     proto = onnx.load(str(model))
     props = {p.key: p.value for p in proto.metadata_props}
-    props["thresholds"] = json.dumps(result.thresholds)
-    props["calibration"] = json.dumps(result.calibration)
+    props[THRESHOLDS] = json.dumps(result.thresholds)
+    props[CALIBRATION] = json.dumps(result.calibration)
     props[REFERENCE_RATES_KEY] = result.reference_rates
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)

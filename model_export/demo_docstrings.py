@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from model_export import export_model, read_metadata
     from model_export.raw_predict import predict_raw
-    from service.core.text_step import text_steps_from_metadata
+    from service.contract.text.keras_layers import text_steps_from_metadata
 
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()

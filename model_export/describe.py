@@ -10,11 +10,11 @@ import onnx
 
 from model_export.errors import ExportError
 from model_export.metadata import read_metadata
-from service.core.text_spec import METADATA_KEY as TEXT_METADATA_KEY
-from service.core.text_spec import parse_specs
+from service.contract.metadata import CALIBRATION, OPTIMIZATION, REFERENCE_RATES, provenance
+from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
+from service.contract.text.spec import parse_specs
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
-_LISTED_KEYS = ("labels", "thresholds", "calibration", "reference_rates", "optimization", TEXT_METADATA_KEY)
 
 
 def describe_model(path: str | Path) -> dict[str, Any]:
@@ -22,18 +22,19 @@ def describe_model(path: str | Path) -> dict[str, Any]:
     metadata = read_metadata(path)  # ExportError for files that are not exporter-made
     model = onnx.load(str(path), load_external_data=False)
     initializers = {init.name for init in model.graph.initializer}
-    calibration = metadata.props.get("calibration")
-    reference_rates = metadata.props.get("reference_rates")
-    optimization = metadata.props.get("optimization")
+    calibration = metadata.props.get(CALIBRATION)
+    reference_rates = metadata.props.get(REFERENCE_RATES)
+    optimization = metadata.props.get(OPTIMIZATION)
     return {
         "path": str(path),
         "inputs": [_tensor(v) for v in model.graph.input if v.name not in initializers],
         "outputs": [_tensor(v) for v in model.graph.output],
         "labels": metadata.labels,
         "thresholds": metadata.thresholds,
+        "thresholds_note": metadata.note,
         "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
-        "provenance": {k: v for k, v in sorted(metadata.props.items()) if k not in _LISTED_KEYS},
+        "provenance": provenance(metadata.props),
         "calibration": json.loads(calibration) if calibration else None,
         "reference_rates": json.loads(reference_rates) if reference_rates else None,
         "optimization": json.loads(optimization) if optimization else None,
@@ -89,6 +90,8 @@ def format_description(info: dict[str, Any]) -> str:
             + (", no token: 400" if text["needs_token"] else "")
         )
     lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
+    if info["thresholds_note"]:
+        lines.append(f"  ({info['thresholds_note']})")
     lines += [f"  {label:<{width}}  {t:g}" for label, t in zip(info["labels"], info["thresholds"], strict=True)]
     lines.append(f"opset       {info['opset']}   producer {info['producer']}")
     lines.append("provenance")

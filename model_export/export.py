@@ -17,9 +17,10 @@ from model_export.output_paths import check_output_file
 from model_export.parity import prove_parity
 from model_export.progress import progress_bar
 from model_export.verify import DEFAULT_BATCH_SIZES
-from model_export.version import __version__
-from service.core.text_spec import METADATA_KEY as TEXT_METADATA_KEY
-from service.core.text_spec import dump_specs
+from service.contract.metadata import EXPORTED_AT, EXPORTER_VERSION, HEAD, LOGITS_EXACT, SOURCE_SHA256
+from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
+from service.contract.text.spec import dump_specs
+from service.contract.version import VERSION
 
 DEFAULT_OPSET = 17
 _STEPS = 4  # progress steps besides one per parity batch: load, trace, convert, check
@@ -122,7 +123,7 @@ def export_model(
         provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
         props = build_metadata_props(labels, threshold_values, provenance)
         doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
-        apply_metadata(model, props, doc, __version__)
+        apply_metadata(model, props, doc, VERSION)
         model.graph.name = output.parent.parent.name or "model"
         verify.check_onnx_model(model)
 
@@ -140,7 +141,7 @@ def export_model(
         )
         if parity.text is not None:  # the text steps, with what parity found about texts without a token
             props[TEXT_METADATA_KEY] = dump_specs(loaded.text.specs(parity.text.needs_token))
-            apply_metadata(model, props, doc, __version__)
+            apply_metadata(model, props, doc, VERSION)
         elif sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
             _add_reference_rates(model, props, parity.batches[-1], sample_data, labels, threshold_values)  # all rows
     write_atomically(output, model.SerializeToString())
@@ -173,7 +174,8 @@ def _add_reference_rates(
     labels: list[str],
     thresholds: list[float],
 ) -> None:
-    from model_export.reference_rates import METADATA_KEY, sample_reference_rates
+    from model_export.reference_rates import sample_reference_rates
+    from service.contract.metadata import REFERENCE_RATES as METADATA_KEY
 
     entry = sample_reference_rates(model, all_rows, sample_data, labels, thresholds)
     if entry is not None:
@@ -187,18 +189,18 @@ def _provenance(loaded: LoadedSource, opset: int, head_kind: str, exact: bool, e
     import tf2onnx
 
     return {
-        "head": head_kind,
+        HEAD: head_kind,
         "head_detail": explanation,
-        "logits_exact": "true" if exact else "false",
+        LOGITS_EXACT: "true" if exact else "false",
         "source_file": loaded.path.name,
         "source_format": loaded.kind if loaded.kind == "saved_model" else loaded.path.suffix.lstrip(".").lower(),
-        "source_sha256": sha256_of_source(loaded.path),
+        SOURCE_SHA256: sha256_of_source(loaded.path),
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "tf2onnx_version": tf2onnx.__version__,
         "opset": str(opset),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "exporter_version": __version__,
+        EXPORTED_AT: datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        EXPORTER_VERSION: VERSION,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from model_export.errors import ExportError
 from model_export.head import decide_keras_head
 from model_export.load import interpret_loss_config
-from model_export.metadata import HEAD_APPENDED_SIGMOID
+from service.contract.metadata import HEAD_APPENDED_SIGMOID
 
 PROBABILITIES = "probabilities"
 

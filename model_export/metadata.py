@@ -1,7 +1,7 @@
 """Labels, thresholds and provenance stored in the ONNX `metadata_props`, and reading them back.
 
-Only `onnx` is imported here, so the serving side and tests can read an exported model's
-labels without TensorFlow.
+The format is the contract's (`service/contract/`): labels and thresholds are read by its one rule, so every exporter
+command sees a file as the server does. Only `onnx` is imported here: no TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from typing import Any
 import onnx
 
 from model_export.errors import ExportError, reading_problem
-
-PRODUCER_NAME = "sigmoid-serve.model_export"
-
-# Values of the `head` key.
-HEAD_APPENDED_SIGMOID = "appended_sigmoid"
-HEAD_LOGITS_RECOVERED = "model_sigmoid_logits_recovered"
-HEAD_SIGMOID_ACCEPTED = "model_sigmoid_output_accepted"
+from service.contract.errors import InvalidModelFile
+from service.contract.labels import dump_labels_and_thresholds, read_labels_and_thresholds
+from service.contract.metadata import LOGITS_EXACT, PRODUCER_NAME
 
 
 @dataclass(frozen=True)
@@ -28,14 +24,15 @@ class ModelMetadata:
     labels: list[str]
     thresholds: list[float]
     props: dict[str, str] = field(default_factory=dict)
+    note: str | None = None  # the contract's note when the thresholds are the default (the file has none)
 
     @property
     def logits_exact(self) -> bool:
-        return self.props.get("logits_exact", "true") == "true"
+        return self.props.get(LOGITS_EXACT, "true") == "true"
 
 
 def build_metadata_props(labels: list[str], thresholds: list[float], provenance: dict[str, Any]) -> dict[str, str]:
-    props = {"labels": json.dumps(labels), "thresholds": json.dumps(thresholds)}
+    props = dump_labels_and_thresholds(labels, thresholds)
     for key, value in provenance.items():
         props[key] = value if isinstance(value, str) else json.dumps(value)
     return props
@@ -59,12 +56,7 @@ def read_metadata(onnx_path: str | Path) -> ModelMetadata:
         raise ExportError(f"{onnx_path} is not an ONNX model (it does not parse as one)") from None
     props = {p.key: p.value for p in model.metadata_props}
     try:
-        labels = json.loads(props["labels"])
-        thresholds = [float(t) for t in json.loads(props["thresholds"])]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ExportError(
-            f"{onnx_path} has no valid 'labels'/'thresholds' metadata; was it written by model_export?"
-        ) from exc
-    if len(labels) != len(thresholds):
-        raise ExportError(f"{onnx_path}: {len(labels)} labels but {len(thresholds)} thresholds in metadata")
-    return ModelMetadata(labels=labels, thresholds=thresholds, props=props)
+        read = read_labels_and_thresholds(props)
+    except InvalidModelFile as exc:
+        raise ExportError(f"{onnx_path}: {exc}; was it written by model_export?") from None
+    return ModelMetadata(labels=read.labels, thresholds=read.thresholds, props=props, note=read.note)

@@ -38,8 +38,9 @@ from model_export.variants import (
     graph_candidate,
     int8_candidates,
 )
+from service.contract.metadata import CALIBRATION, OPTIMIZATION, THRESHOLDS
 
-METADATA_KEY = "optimization"
+METADATA_KEY = OPTIMIZATION
 DEFAULT_MAX_F1_DROP = 0.01
 
 
@@ -142,9 +143,9 @@ def _threshold_methods(props: dict[str, str], labels: list[str], keep: bool) -> 
     """label → the method its threshold was chosen with, or None to keep every threshold; and a sentence why."""
     if keep:
         return None, "thresholds kept (--keep-thresholds)"
-    if "calibration" not in props:
+    if CALIBRATION not in props:
         return None, "thresholds kept: the model's were given at export, not calibrated (no 'calibration' entry)"
-    recorded = json.loads(props["calibration"]).get("labels", {})
+    recorded = json.loads(props[CALIBRATION]).get("labels", {})
     methods = {label: recorded.get(label, {}).get("method", "kept") for label in labels}
     kinds = sorted(set(methods.values()))
     return methods, f"thresholds re-chosen on the new model with the float32 model's method ({', '.join(kinds)})"
@@ -246,11 +247,11 @@ def _write(model: Path, result: OptimizationResult, recalibrated: bool, output_v
     proto = onnx.load(str(result.chosen.candidate.path))
     props = {p.key: p.value for p in source.metadata_props}
     choices = [c.choice for c in result.chosen.table.labels]
-    props["thresholds"] = json.dumps([c.threshold for c in choices])
+    props[THRESHOLDS] = json.dumps([c.threshold for c in choices])
     if recalibrated:
         rows = result.chosen.table.rows
         recalibration = CalibrationResult(model, result.output, result.data_file, rows, choices)
-        props["calibration"] = json.dumps(calibration_entry(model, result.data_file, recalibration))
+        props[CALIBRATION] = json.dumps(calibration_entry(model, result.data_file, recalibration))
     props[METADATA_KEY] = json.dumps(result.entry)
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)

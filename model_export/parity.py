@@ -92,8 +92,8 @@ def embedding_input_dim(model: Any) -> int | None:
 
 def keras_reference(loaded: LoadedSource, decision: Any) -> Callable[[dict[str, np.ndarray]], Reference]:
     """batch -> what the source says: sigmoid(logits), the logits, and its own sigmoid output when it had one."""
-    from model_export.metadata import HEAD_LOGITS_RECOVERED
     from model_export.verify import sigmoid
+    from service.contract.metadata import HEAD_LOGITS_RECOVERED
 
     model_output = loaded.model_output
     graph_call = None if decision.graph_model is None else partial(call_keras, decision.graph_model)

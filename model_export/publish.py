@@ -20,7 +20,7 @@ from model_export.labels import DEFAULT_THRESHOLD, validate_labels
 from model_export.output_paths import check_writable_folder
 from model_export.publish_table import LabelRow, format_table
 from model_export.repository import ServedVersion, check_model_name, next_free_version, served_version
-from service.core.repository_files import MODEL_FILE
+from service.contract.repository import MODEL_FILE
 
 
 @dataclass

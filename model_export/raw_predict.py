@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from model_export.errors import ExportError
-from service.core.errors import InvalidInput
-from service.core.text_step import TextStep, group_equal_lengths
+from service.contract.errors import InvalidText
+from service.contract.text.keras_layers import TextStep, group_equal_lengths
 
 Rows = Mapping[str, Any]  # input name -> list of texts, or a numeric array; one entry per row
 
@@ -41,7 +41,7 @@ def answerable_rows(steps: Sequence[TextStep], rows: Rows) -> list[int]:
         try:
             for step in steps:
                 step.tokens(rows[step.name][position], position)
-        except InvalidInput:
+        except InvalidText:
             continue
         scored.append(position)
     return scored

@@ -10,9 +10,10 @@ import onnx
 
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source
-from model_export.metadata import HEAD_SIGMOID_ACCEPTED, read_metadata
+from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
 from model_export.verify import DEFAULT_BATCH_SIZES, PROBABILITY_TOLERANCE, VerificationReport
+from service.contract.metadata import HEAD, HEAD_SIGMOID_ACCEPTED, SOURCE_SHA256
 
 
 @dataclass
@@ -65,18 +66,18 @@ def verify_exported(
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
     metadata = read_metadata(model)
-    recorded = metadata.props.get("source_sha256")
+    recorded = metadata.props.get(SOURCE_SHA256)
     with progress_bar("verifying", 3 + len(batch_sizes), show_progress) as advance:
         loaded = load_source(source, unsafe_deserialization)
         advance(description="loaded the source")
-        accepted = metadata.props.get("head") == HEAD_SIGMOID_ACCEPTED
+        accepted = metadata.props.get(HEAD) == HEAD_SIGMOID_ACCEPTED
         if loaded.kind == "keras" and not loaded.subclassed:
             if accepted:
                 decision = head.accepted_sigmoid_decision(loaded.keras_model)
             else:
                 decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output=False)
         else:  # the exported model's metadata says what its source returns
-            decision = head.HeadDecision(metadata.props.get("head", head.HEAD_APPENDED_SIGMOID), not accepted, "")
+            decision = head.HeadDecision(metadata.props.get(HEAD, head.HEAD_APPENDED_SIGMOID), not accepted, "")
             decision.graph_model = loaded.keras_model
         proto = onnx.load(str(model))
         advance(description="checking parity")
@@ -100,7 +101,8 @@ def verify_exported(
 def _check_recorded_steps(props: dict[str, str], loaded) -> None:
     """Parity runs the source's text layers; the service runs the steps recorded in the model: they must agree
     (needs_token aside: parity decides it)."""
-    from service.core.text_spec import METADATA_KEY, parse_specs
+    from service.contract.metadata import TEXT_STEPS as METADATA_KEY
+    from service.contract.text.spec import parse_specs
 
     recorded = props.get(METADATA_KEY)
     if recorded is None:

@@ -1,13 +1,12 @@
 """Reference rates: each label's positive rate on labelled data, at the model's thresholds, for the metadata.
 
-The serving side reads the entry back (`service/core/reference_rates.py` documents the format) and exposes the
+The serving side reads the entry back (`service/contract/reference_rates.py` holds the format) and exposes the
 rates beside the live per-label rates, so a drift from validation behaviour shows. Written by `calibrate` (its
 validation data) and by the exporter when its `--sample-data` holds labels `y`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,11 +16,12 @@ import numpy as np
 from model_export.data_checks import check_multi_hot
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source
+from service.contract.metadata import OUTPUT_PROBABILITIES
+from service.contract.reference_rates import reference_rates_entry as rates_entry
 
 if TYPE_CHECKING:
     import onnx
 
-METADATA_KEY = "reference_rates"
 TARGET_KEY = "y"
 
 
@@ -33,21 +33,8 @@ def reference_rates_entry(
     source: str,
     data_file: Path,
 ) -> str:
-    """The metadata value: positive rates (probability >= threshold, in float32 as the service compares), true
-    rates from `truth`, and what they were counted on."""
-    predicted = np.asarray(probabilities, np.float32) >= np.asarray(thresholds, np.float32)
-    rows = int(predicted.shape[0])
-    return json.dumps(
-        {
-            "positive_rates": dict(zip(labels, (predicted.sum(axis=0) / rows).tolist(), strict=True)),
-            "true_rates": dict(zip(labels, (np.asarray(truth, bool).sum(axis=0) / rows).tolist(), strict=True)),
-            "thresholds": [float(t) for t in thresholds],
-            "rows": rows,
-            "source": source,
-            "data_file": data_file.name,
-            "data_sha256": sha256_of_source(data_file),
-        }
-    )
+    """The contract's entry, counted on `data_file`'s rows (named and fingerprinted in the entry)."""
+    return rates_entry(labels, probabilities, truth, thresholds, source, data_file.name, sha256_of_source(data_file))
 
 
 def sample_labels(path: str | Path, rows: int, n_labels: int) -> np.ndarray | None:
@@ -79,5 +66,5 @@ def sample_reference_rates(
     if truth is None:
         return None
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    probabilities = session.run(["probabilities"], inputs)[0]
+    probabilities = session.run([OUTPUT_PROBABILITIES], inputs)[0]
     return reference_rates_entry(labels, probabilities, truth, thresholds, "export", Path(sample_data))

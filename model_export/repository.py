@@ -1,9 +1,10 @@
 """The model repository as the exporter sees it: the version a server would serve, the next free version, and
 what a file about to be replaced is.
 
-"Would serve" is the server's own rule, with the server's own code: the newest version whose model.onnx loads and
-passes the warm-up (`service.core.model`), older ones only when newer ones fail. The folder is read with the
-server's scan (`service.core.repository_files`), so both agree on what a version folder is.
+"Would serve" is the server's own rule, with the contract's code: the newest version whose model.onnx ONNX Runtime
+opens, that the contract accepts (`service.contract.model_file`) and that passes the contract's warm-up check; older
+ones only when newer ones fail. The folder is read with the contract's scan (`service.contract.repository`), so both
+agree on what a version folder is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from pathlib import Path
 
 from model_export.errors import ExportError
 from model_export.metadata import ModelMetadata, read_metadata
-from service.core.repository_files import MODEL_FILE, MODEL_NAME, parse_version_name, scan_repository
+from service.contract.errors import InvalidModelFile
+from service.contract.metadata import CALIBRATION, OUTPUT_PROBABILITIES
+from service.contract.model_file import check_warm_up, example_feeds, graph_inputs_of, read_model_file
+from service.contract.repository import MODEL_FILE, model_name_problem, parse_version_name, scan_repository
 
 
 @dataclass(frozen=True)
@@ -27,25 +31,21 @@ class ServedVersion:
     def calibration(self) -> dict | None:
         """The `calibration` metadata entry `calibrate` wrote (method and scores per label), if any."""
         try:
-            entry = json.loads(self.metadata.props.get("calibration", "null"))
+            entry = json.loads(self.metadata.props.get(CALIBRATION, "null"))
         except ValueError:
             return None
         return entry if isinstance(entry, dict) else None
 
 
 def check_model_name(name: str) -> str:
-    if not MODEL_NAME.match(name):
-        raise ExportError(
-            f"model name '{name}' cannot be served: use letters, digits, '_', '-' and '.', starting with a letter "
-            "or digit (it becomes a folder name and a URL path)"
-        )
+    problem = model_name_problem(name)
+    if problem:
+        raise ExportError(f"model name '{name}' cannot be served: {problem} (it becomes a folder name and a URL path)")
     return name
 
 
 def served_version(repository: Path, name: str) -> ServedVersion | None:
     """The version of `name` a server watching `repository` would serve now, or None."""
-    from service.core.model import LoadedModel, ModelLoadError
-
     folder = scan_repository(repository, only=name).models.get(name)
     if folder is None:
         return None
@@ -54,12 +54,37 @@ def served_version(repository: Path, name: str) -> ServedVersion | None:
             continue
         path = repository / name / str(version) / MODEL_FILE
         try:
-            LoadedModel.load(name, version, path).warm_up()
+            check_served(path)
             metadata = read_metadata(path)
-        except (ModelLoadError, ExportError):
+        except ExportError:
             continue
         return ServedVersion(version, path, metadata)
     return None
+
+
+def check_served(path: Path) -> None:
+    """ExportError unless the server would serve this file: ONNX Runtime opens it, the contract accepts it, and the
+    contract's warm-up check passes on one row."""
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises several unrelated types for a bad file
+        raise ExportError(f"ONNX Runtime cannot load {path}: {exc}") from None
+    outputs = session.get_outputs()
+    try:
+        contents = read_model_file(
+            session.get_modelmeta().custom_metadata_map,
+            graph_inputs_of(session.get_inputs()),
+            [output.name for output in outputs],
+            outputs[0].shape[-1] if outputs and outputs[0].shape else None,
+        )
+        probabilities = session.run([OUTPUT_PROBABILITIES], example_feeds(contents, 1))[0]
+        check_warm_up(probabilities, 1, len(contents.labels))
+    except InvalidModelFile as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    except Exception as exc:  # ONNX Runtime failing the warm-up run: the server rejects such a file too
+        raise ExportError(f"{path}: warm-up inference failed: {exc}") from None
 
 
 def next_free_version(model_folder: Path) -> int:
@@ -76,7 +101,7 @@ def overwrite_refusal(path: Path) -> ExportError:
         metadata = read_metadata(path)
     except ExportError:
         return ExportError(f"{path} exists and is not a model exported by model_export; pass --force to replace it")
-    calibrated = " (calibrated thresholds)" if "calibration" in metadata.props else ""
+    calibrated = " (calibrated thresholds)" if CALIBRATION in metadata.props else ""
     what = f"{path} exists: a model with labels {', '.join(metadata.labels)}{calibrated}"
     version = parse_version_name(path.parent.name)
     if version is None or path.name != MODEL_FILE:

@@ -10,7 +10,7 @@ import random
 import string
 from collections.abc import Sequence
 
-from service.core.text_spec import TextStepSpec
+from service.contract.text.spec import TextStepSpec
 
 TRICKY_TEXTS: tuple[str, ...] = (
     # no token after standardization

@@ -1,6 +1,6 @@
 """What a Keras TextVectorization or StringLookup layer becomes: a TextStepSpec, or a refusal naming why not.
 
-Only built-in behaviour that `service/core/text_step.py` reproduces byte for byte is accepted; anything else
+Only built-in behaviour that `service/contract/text/keras_layers.py` reproduces byte for byte is accepted; anything else
 (a callable standardize or split, ragged or sparse output, several OOV buckets, ...) is refused here, before
 conversion, with the layer's name and what to change.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from model_export.errors import ExportError
-from service.core.text_spec import OUTPUT_MODES, TextStepSpec
+from service.contract.text.spec import OUTPUT_MODES, TextStepSpec
 
 
 def is_text_layer(layer: Any) -> bool:

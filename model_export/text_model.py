@@ -2,7 +2,8 @@
 
 A string input may only go, directly, into built-in TextVectorization / StringLookup layers at the top level of
 the model. The ONNX model then takes what those layers output (one ONNX input per text layer, named after it) plus
-the numeric inputs; the layers themselves become text-step specs in the metadata (see service/core/text_step.py).
+the numeric inputs; the layers themselves become text-step specs in the metadata (see
+service/contract/text/keras_layers.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 from model_export.errors import ExportError
 from model_export.input_spec import InputSpec
 from model_export.text_layers import is_text_layer, text_layer_spec
-from service.core.text_spec import TextStepSpec
-from service.core.text_step import TextStep
+from service.contract.text.keras_layers import TextStep
+from service.contract.text.spec import TextStepSpec
 
 STRING = "string"
 SAVED_MODEL_MESSAGE = (

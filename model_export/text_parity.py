@@ -20,8 +20,8 @@ from model_export.raw_predict import Rows, predict_raw, row_count, take
 from model_export.text_corpus import corpus_for
 from model_export.text_model import STRING, TextPlan, TextUse
 from model_export.verify import LOGIT_RELATIVE_TOLERANCE, Reference, VerificationReport
-from service.core.errors import InvalidInput
-from service.core.text_step import TextStep
+from service.contract.errors import InvalidText
+from service.contract.text.keras_layers import TextStep
 
 _KERAS_CHUNK = 64
 
@@ -151,7 +151,7 @@ def _check_layer(use: TextUse, step: TextStep, texts: list[str]) -> None:
 def _readable(step: TextStep, text: str) -> bool:
     try:
         step.tokens(text)
-    except InvalidInput:  # no token where the step needs one: the service's 400, nothing to compare
+    except InvalidText:  # no token where the step needs one: the service's 400, nothing to compare
         return False
     return True
 

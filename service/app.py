@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from . import observability
 from .auth import add_api_keys
+from .contract.version import VERSION
 from .core.batcher import BatchObserver, BatchReport
 from .core.dataplane import DataPlane
 from .core.errors import ServiceError
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="sigmoid-serve",
-        version="0.1.0",
+        version=VERSION,
         description="Per-label probabilities and multi-hot predictions from Keras multi-label models "
         "exported to ONNX (logits + appended Sigmoid), served with ONNX Runtime.",
         lifespan=lifespan,

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from service.core.text_spec import METADATA_KEY, TextStepSpec, dump_specs
+from service.contract.text.spec import METADATA_KEY, TextStepSpec, dump_specs
 from tests.onnx_models import OPSET
 
 LABELS = ("animals", "food", "weather")

@@ -246,8 +246,8 @@ def served_probabilities(exported: ExportedTextModel, texts: list[str], seed: in
     """What the service computes for each row alone (text steps + ONNX Runtime), or the 400 message it gives."""
     import onnxruntime as ort
 
-    from service.core.errors import InvalidInput
-    from service.core.text_step import text_steps_from_metadata
+    from service.contract.errors import InvalidText
+    from service.contract.text.keras_layers import text_steps_from_metadata
 
     session = ort.InferenceSession(str(exported.onnx), providers=["CPUExecutionProvider"])
     steps = text_steps_from_metadata(session.get_modelmeta().custom_metadata_map)
@@ -256,7 +256,7 @@ def served_probabilities(exported: ExportedTextModel, texts: list[str], seed: in
     for i in range(len(texts)):
         try:
             feeds = {step.feeds: step.transform([rows[step.name][i]]) for step in steps}
-        except InvalidInput as exc:
+        except InvalidText as exc:
             answers.append(str(exc))
             continue
         feeds.update({name: values[i : i + 1] for name, values in rows.items() if not isinstance(values, list)})

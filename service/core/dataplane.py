@@ -14,19 +14,18 @@ Lookups never touch the disk. Errors are the typed ones of `errors.py`; each pro
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..contract.metadata import CALIBRATION, OPTIMIZATION, json_object, provenance
+from ..contract.repository import scan_repository
 from .deadline import request_deadline
 from .errors import DeadlineExceeded, ModelNotFound, ModelNotReady
 from .inputs import columns_from_instances, to_arrays
 from .registry import ModelRegistry, ModelState, ServedModel
-from .repository_files import scan_repository
 from .statistics import Statistics, VersionStatistics
 from .text_inference import infer_text
-from .text_spec import METADATA_KEY
 from .types import (
     DRAINING,
     FAILED,
@@ -157,12 +156,12 @@ class DataPlane:
             labels=list(model.labels) if model else [],
             thresholds=model.thresholds.tolist() if model else [],
             inputs=list(model.inputs) if model else [],
-            provenance={k: v for k, v in model.metadata.items() if k not in _SHOWN_APART} if model else {},
+            provenance=provenance(model.metadata) if model else {},
             reason="unloaded" if state.unloaded else state.error,
             ignored=list(state.ignored),
             reference_rates=dict(model.reference_rates.positive_rates) if model and model.reference_rates else None,
-            calibration=_json_entry(model.metadata, "calibration") if model else None,
-            optimization=_json_entry(model.metadata, "optimization") if model else None,
+            calibration=json_object(model.metadata, CALIBRATION) if model else None,
+            optimization=json_object(model.metadata, OPTIMIZATION) if model else None,
         )
 
     # -- inference ---------------------------------------------------------------------------------------
@@ -272,19 +271,6 @@ class DataPlane:
 
     async def unload(self, name: str) -> None:
         await self.registry.unload(name)
-
-
-# Metadata entries shown as fields of their own, not among the provenance strings.
-# The text steps are not provenance but the inputs' spec (vocabularies of thousands of tokens): the inputs show them.
-_SHOWN_APART = ("labels", "thresholds", "reference_rates", "calibration", "optimization", METADATA_KEY)
-
-
-def _json_entry(metadata: dict[str, str], key: str) -> dict | None:
-    try:
-        entry = json.loads(metadata[key])
-    except (KeyError, ValueError):
-        return None
-    return entry if isinstance(entry, dict) else None
 
 
 def _index_entry(model: ModelDescription) -> IndexEntry:

@@ -23,18 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .batcher import Batcher, BatchObserver
-from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, RepositoryControlFailed
-from .model import LoadedModel, ModelLoadError
-from .repository_files import (
-    MODEL_NAME,
+from ..contract.repository import (
     Fingerprint,
     ModelFolder,
     RepositoryScan,
     fingerprint,
+    model_name_problem,
     model_path,
     scan_repository,
 )
+from .batcher import Batcher, BatchObserver
+from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, RepositoryControlFailed
+from .model import LoadedModel, ModelLoadError
 from .shared_control import Control, SharedControl
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,9 @@ BatchObserverFactory = Callable[[LoadedModel], BatchObserver | None]
 
 def check_model_name(name: str) -> str:
     """Model names come from URLs: only plain names, so no path can leave the repository."""
-    if not MODEL_NAME.match(name) or name in {".", ".."}:
-        raise InvalidInput(f"invalid model name {name!r}: use letters, digits, '_', '-' and '.'")
+    problem = model_name_problem(name)
+    if problem:
+        raise InvalidInput(f"invalid model name {name!r}: {problem}")
     return name
 
 

@@ -1,5 +1,5 @@
 """A text model's input step: what clients send (one text per row for each text input, numbers for the others) into
-the arrays ONNX Runtime takes, through the model's text steps (`text_step.py`).
+the arrays ONNX Runtime takes, through the model's text steps (`service/contract/text/`).
 
 The client-facing inputs are the steps' names (text) and the ONNX inputs no step feeds (numbers), in the order of
 the ONNX inputs. A request goes through in two phases: `read` validates the columns (cheap: types, row counts, the
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..contract.errors import InvalidText
+from ..contract.text.keras_layers import TextStep, group_equal_lengths, value_kind
 from .errors import InvalidInput
 from .inputs import check_names, check_rows, to_array
-from .text_step import TextStep, group_equal_lengths, value_kind
-from .types import TEXT, InputSpec
+from .types import InputSpec
 
 # Requests with more characters than this run their text steps off the event loop (see the data plane). The steps
 # cost 0.01-0.09 µs per character (bench/text.py), so this keeps a request's step under about 1 ms on the loop,
@@ -48,30 +49,11 @@ class TextRows:
 
 
 class TextInputs:
-    def __init__(self, steps: list[TextStep], onnx_inputs: list[InputSpec]) -> None:
-        """ValueError (a readable message) when the steps do not fit the ONNX graph's inputs."""
+    def __init__(self, steps: list[TextStep], inputs: list[InputSpec]) -> None:
+        """`inputs`: what clients send, as the contract worked them out from the steps and the graph's inputs."""
         self.steps = steps
         self.variable_length = any(step.variable_length for step in steps)
-        by_feed = {step.feeds: step for step in steps}
-        graph_inputs = {spec.name: spec for spec in onnx_inputs}
-        for step in steps:
-            _check_feed(step, graph_inputs.get(step.feeds), sorted(graph_inputs))
-        shapes: dict[str, tuple[int, ...]] = {}
-        for step in steps:
-            if shapes.setdefault(step.name, step.string_shape) != step.string_shape:
-                raise ValueError(f"text input {step.name!r} is declared with two shapes by its text steps")
-        numeric = [spec for spec in onnx_inputs if spec.name not in by_feed]
-        clash = sorted(shapes.keys() & {spec.name for spec in numeric})
-        if clash:
-            raise ValueError(f"text input {clash[0]!r} has the name of an ONNX input that no text step feeds")
-        inputs: dict[str, InputSpec] = {}
-        for spec in onnx_inputs:  # the graph's order, each text input where its first step's feed is
-            step = by_feed.get(spec.name)
-            if step is None:
-                inputs[spec.name] = spec
-            elif step.name not in inputs:
-                inputs[step.name] = InputSpec(step.name, TEXT, (None, *step.string_shape))
-        self.inputs = list(inputs.values())
+        self.inputs = inputs
         self._texts = [spec for spec in self.inputs if spec.is_text]
         self._numbers = [spec for spec in self.inputs if not spec.is_text]
 
@@ -90,6 +72,12 @@ class TextInputs:
     def encode(self, rows: TextRows) -> list[RowGroup]:
         """The ONNX arrays, through the steps: one group, or one per token count for a variable-length model.
         InvalidInput names the row a step cannot read (e.g. no token where the model needs one)."""
+        try:
+            return self._encode(rows)
+        except InvalidText as exc:
+            raise InvalidInput(str(exc)) from None
+
+    def _encode(self, rows: TextRows) -> list[RowGroup]:
         if not self.variable_length:
             arrays = {step.feeds: step.transform(rows.texts[step.name]) for step in self.steps}
             return [RowGroup(None, {**arrays, **rows.numbers}, None)]
@@ -99,13 +87,6 @@ class TextInputs:
         if len(groups) == 1:  # every row the same length: the request stays in order, as one group
             return [RowGroup(None, groups[0][1], _key(groups[0][1]))]
         return [RowGroup(positions, arrays, _key(arrays)) for positions, arrays in groups]
-
-    def example_arrays(self, rows: int) -> dict[str, np.ndarray]:
-        """The ONNX arrays of `rows` copies of one row: each text a word of its step's vocabulary, numbers 0."""
-        arrays = {step.feeds: step.transform([_example_text(step)] * rows) for step in self.steps}
-        for spec in self._numbers:
-            arrays[spec.name] = np.zeros((rows, *(d or 1 for d in spec.row_shape)), spec.dtype)
-        return arrays
 
 
 def read_texts(name: str, raw: object, max_chars: int) -> list[str]:
@@ -133,35 +114,5 @@ def read_texts(name: str, raw: object, max_chars: int) -> list[str]:
     return values
 
 
-def _check_feed(step: TextStep, graph_input: InputSpec | None, graph_names: list[str]) -> None:
-    if graph_input is None:
-        raise ValueError(
-            f"the text step of input {step.name!r} feeds {step.feeds!r}, which is not an input of the ONNX graph "
-            f"(its inputs: {', '.join(graph_names)})"
-        )
-    if graph_input.dtype != step.dtype:
-        raise ValueError(
-            f"the text step of input {step.name!r} gives {step.dtype} rows, but ONNX input {step.feeds!r} takes "
-            f"{graph_input.dtype}"
-        )
-    wanted, found = step.row_shape, graph_input.row_shape
-    fits = len(wanted) == len(found) and all(
-        f is None if w is None else f in (None, w) for w, f in zip(wanted, found, strict=True)
-    )
-    if not fits:
-        shown = ", ".join("tokens" if d is None else str(d) for d in wanted)
-        graph = ", ".join("any" if d is None else str(d) for d in found)
-        raise ValueError(
-            f"the text step of input {step.name!r} gives rows of shape [{shown}], but ONNX input {step.feeds!r} "
-            f"takes rows of shape [{graph}]"
-        )
-
-
 def _key(arrays: dict[str, np.ndarray]) -> tuple[tuple[int, ...], ...]:
     return tuple(array.shape[1:] for array in arrays.values())
-
-
-def _example_text(step: TextStep) -> str:
-    """A text every step reads: the first token of its vocabulary (already standardized; an n-gram of words is
-    those words)."""
-    return next((token for token in step.spec.vocabulary if token), "text")

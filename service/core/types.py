@@ -7,26 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ..contract.model_file import InputSpec
+
 # None: the model's own thresholds; a float: one threshold for every label; a dict: per label overrides.
 ThresholdSpec = float | dict[str, float] | None
-
-# The dtype of a text input: one Python str per row (numpy's object dtype, as tritonclient holds BYTES tensors).
-TEXT = np.dtype(np.object_)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    name: str
-    dtype: np.dtype  # TEXT for a text input
-    shape: tuple[int | None, ...]  # None marks a dynamic dimension (the batch, at least)
-
-    @property
-    def row_shape(self) -> tuple[int | None, ...]:
-        return self.shape[1:]
-
-    @property
-    def is_text(self) -> bool:
-        return self.dtype == TEXT
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
+from ..contract.version import VERSION
+
 DEMO_MODEL = "digits"
 DEMO_VERSION = 1
 DEMO_INPUT = "pixels"
@@ -135,7 +137,7 @@ TFSERVING_PREDICT_RESPONSE_EXAMPLE = {
 
 V2_SERVER_METADATA_EXAMPLE = {
     "name": "sigmoid-serve",
-    "version": "0.1.0",
+    "version": VERSION,
     "extensions": ["binary_tensor_data", "model_repository", "model_configuration", "statistics"],
 }
 V2_HEALTH_EXAMPLES = {"live": {"live": True}, "ready": {"ready": True}}

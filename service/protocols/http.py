@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from ..contract.repository import is_decimal
 from ..core.dataplane import DataPlane
 from ..core.errors import InvalidInput, PayloadTooLarge, ServiceError, UnsupportedMediaType, as_sent
-from ..core.repository_files import is_decimal
 from ..core.types import InferenceRequest
 from ..state import ServiceState
 from .errors import CLIENT_CLOSED, http_headers, http_status

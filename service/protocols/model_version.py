@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..contract.repository import MAX_VERSION, is_decimal
 from ..core.errors import InvalidInput, as_sent
-from ..core.repository_files import MAX_VERSION, is_decimal
 
 
 def parse_version(text: str) -> int:

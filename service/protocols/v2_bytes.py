@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..contract.text.keras_layers import value_kind
 from ..core.errors import InvalidInput
-from ..core.text_step import value_kind
 
 _LENGTH = struct.Struct("<I")
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..contract.model_file import TEXT
+from ..contract.repository import is_decimal
 from ..core.errors import InvalidInput, as_sent
 from ..core.inputs import holds_bool
-from ..core.repository_files import is_decimal
-from ..core.types import TEXT
 from .json_body import parse_json_object
 from .v2_bytes import texts_from_json, texts_from_serialized
 

@@ -14,7 +14,7 @@ from model_export.calibrate import calibrate_model
 from model_export.demo_docstrings import write_validation
 from model_export.docstrings_corpus import LABELS
 from model_export.recheck import verify_exported
-from service.core.text_step import text_steps_from_metadata
+from service.contract.text.keras_layers import text_steps_from_metadata
 from tests.text_models import CONFIGS_BY_NAME, CORPUS, train
 from tests.text_models import LABELS as TOY_LABELS
 

@@ -10,7 +10,7 @@ import onnxruntime as ort
 
 from model_export.docstrings_corpus import LABELS, MODULE_TOPICS, load_corpus
 from model_export.metadata import read_metadata
-from service.core.text_step import text_steps_from_metadata
+from service.contract.text.keras_layers import text_steps_from_metadata
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "docstrings"
 MODEL = DEMO / "1" / "model.onnx"

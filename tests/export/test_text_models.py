@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.core.text_step import text_steps_from_metadata
+from service.contract.text.keras_layers import text_steps_from_metadata
 from tests.text_models import CORPUS, config_parameters, keras_probabilities, served_probabilities
 
 keras = pytest.importorskip("keras")

@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from model_export import ExportError, export_model
-from service.core.text_step import text_steps_from_metadata
+from service.contract.text.keras_layers import text_steps_from_metadata
 from tests.text_models import ROOT
 
 keras = pytest.importorskip("keras")
@@ -155,7 +155,7 @@ def test_empty_text_giving_nan_becomes_a_declared_400(tmp_path):
 
 def test_text_step_mismatch_fails_the_export_and_writes_nothing(tmp_path, monkeypatch):
     """If the step ever disagreed with Keras (here: '!' no longer counted as punctuation), nothing is written."""
-    import service.core.text_step as text_step
+    import service.contract.text.keras_layers as text_step
 
     monkeypatch.setattr(text_step, "_PUNCTUATION", text_step._PUNCTUATION.replace(b"!", b""))
     source, output = tmp_path / "m.keras", tmp_path / "m" / "1" / "model.onnx"

@@ -14,8 +14,8 @@ import pytest
 
 from model_export.text_corpus import TRICKY_TEXTS
 from model_export.text_layers import text_layer_spec
-from service.core.errors import InvalidInput
-from service.core.text_step import TextStep
+from service.contract.errors import InvalidText
+from service.contract.text.keras_layers import TextStep
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -111,7 +111,7 @@ def test_string_lookup_with_mask_and_without_oov():
     strict = keras.layers.StringLookup(vocabulary=["fr", "de"], num_oov_indices=0, output_mode="one_hot")
     strict_step = TextStep(text_layer_spec(strict, "country", (), "country_one_hot", needs_token=False))
     np.testing.assert_array_equal(strict_step.transform(["de", "fr"]), np.asarray(strict(np.asarray(["de", "fr"]))))
-    with pytest.raises(InvalidInput, match="'xx' is not one of the model's 2 known values"):
+    with pytest.raises(InvalidText, match="'xx' is not one of the model's 2 known values"):
         strict_step.transform(["fr", "xx"])
     with pytest.raises(tf.errors.InvalidArgumentError):  # Keras refuses it too
         strict(np.asarray(["fr", "xx"]))

@@ -17,7 +17,7 @@ import yaml
 from model_export.calibrate import calibrate_model
 from model_export.demo_digits import split_digits, write_validation
 from model_export.metadata import read_metadata
-from service.core.reference_rates import parse_reference_rates
+from service.contract.reference_rates import parse_reference_rates
 from tests.prometheus import RunningPrometheus, prometheus_scraping
 from tests.server import ROOT, RunningServer, serving
 

@@ -24,7 +24,7 @@ import pytest
 import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
 
-from service.core.text_step import text_steps_from_metadata
+from service.contract.text.keras_layers import text_steps_from_metadata
 from tests.onnx_text_models import nan_on_empty_model, text_model
 from tests.server import RunningServer, client_for, serving
 from tests.service.grpc_helpers import grpc_client, status_of

@@ -9,9 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from service.core.errors import InvalidInput
-from service.core.text_spec import METADATA_KEY, TextStepSpec, dump_specs, parse_specs
-from service.core.text_step import TextStep, group_equal_lengths, text_steps_from_metadata
+from service.contract.errors import InvalidText
+from service.contract.text.keras_layers import TextStep, group_equal_lengths, text_steps_from_metadata
+from service.contract.text.spec import METADATA_KEY, TextStepSpec, dump_specs, parse_specs
 
 
 def spec(**overrides) -> TextStepSpec:
@@ -114,7 +114,7 @@ def test_variable_length_rows_and_groups():
 
 @pytest.mark.parametrize("text", ["", "   ", "\t\n", "!!! ...", "?"])
 def test_text_without_token_is_a_client_error_when_the_step_needs_one(text):
-    with pytest.raises(InvalidInput, match="row 3 of input 'text' has no token after standardization"):
+    with pytest.raises(InvalidText, match="row 3 of input 'text' has no token after standardization"):
         TextStep(spec(needs_token=True)).tokens(text, 3)
     np.testing.assert_array_equal(TextStep(spec()).transform([text]), [[0, 0, 0, 0]])  # padding, as Keras
 
@@ -124,7 +124,7 @@ def test_text_without_token_is_a_client_error_when_the_step_needs_one(text):
     [(3, "row 0 is a number"), (None, "row 0 is null"), (b"x", "bytes"), (["a"], "a list"), ("a\ud800", "surrogate")],
 )
 def test_what_is_not_text_is_a_client_error(value, message):
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(InvalidText, match=message):
         TextStep(spec()).transform([value])
 
 
@@ -158,5 +158,5 @@ def test_string_lookup_without_oov_names_the_unknown_value():
                          vocabulary=("fr", "de"), token_start=0, oov_index=None, mask_token=None,
                          output_mode="one_hot", depth=2))  # fmt: skip
     np.testing.assert_array_equal(step.transform(["de", "fr"]), [[0, 1], [1, 0]])
-    with pytest.raises(InvalidInput, match="'xx' is not one of the model's 2 known values"):
+    with pytest.raises(InvalidText, match="'xx' is not one of the model's 2 known values"):
         step.transform(["fr", "xx"])

@@ -30,7 +30,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-METADATA_KEY = "text_steps"
+from ..metadata import TEXT_STEPS as METADATA_KEY
+
 SPEC_FORMAT = 1
 
 STANDARDIZE_MODES = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)

@@ -2,7 +2,7 @@
 
 The exporter cuts a text model after its text layers: the ONNX graph takes what those layers output (token ids or
 multi-hot / count / tf-idf rows), and the layers themselves become a declared spec in the model's metadata
-(`text_spec.py`). This module applies that spec, exactly as Keras 3 with TensorFlow does:
+(`spec.py`). This module applies that spec, exactly as Keras 3 with TensorFlow does:
 
 - lowercasing is `tf.strings.lower` with its default encoding: ASCII letters only ('É', 'İ', 'Σ' stay as they are;
   Python's `str.lower()` would change 1,407 characters TensorFlow leaves alone);
@@ -13,7 +13,7 @@ multi-hot / count / tf-idf rows), and the layers themselves become a declared sp
 
 All four are byte operations on the UTF-8 text (ASCII bytes never occur inside a multi-byte UTF-8 sequence), so
 `bytes.lower()`, `bytes.translate()` and `bytes.split()` reproduce them exactly and fast.
-`tests/export/test_text_step_tensorflow.py` checks this against TensorFlow over every Unicode code point.
+`tests/integration/export/test_text_step_tensorflow.py` checks this against TensorFlow over every Unicode code point.
 
 Interface for the service:
 
@@ -33,13 +33,13 @@ Interface for the service:
   have the same shape in every feed: one ONNX Runtime call per group. Batching and chunking may gather texts from
   any requests, but only within a group, so an answer never depends on its batch-mates.
 - `TextStep.needs_token`: a text with no token left after standardization and splitting (empty, whitespace or
-  punctuation only) gets `InvalidInput` (a 400: "row N of input 'x' has no token after standardization ...")
+  punctuation only) gets `InvalidText` (a 400: "row N of input 'x' has no token after standardization ...")
   instead of the NaN Keras computes for it. Always true for variable-length steps (a zero-length sequence); for
   fixed-length ones the exporter sets it when the model answers such a text with NaN.
-- Errors caused by the text (`InvalidInput`, raised by `tokens`, `token_ids`, `transform` and `transform_rows`): not
-  a string, a lone surrogate (not encodable as UTF-8), no token where one is needed, a value outside the vocabulary
-  of a StringLookup that has no OOV index. Decoding (UTF-8 of binary BYTES) and size limits are the service's; the
-  step takes `str` only.
+- Errors caused by the text (`InvalidText`, a 400 in the service, raised by `tokens`, `token_ids`, `transform` and
+  `transform_rows`): not a string, a lone surrogate (not encodable as UTF-8), no token where one is needed, a value
+  outside the vocabulary of a StringLookup that has no OOV index. Decoding (UTF-8 of binary BYTES) and size limits
+  are the service's; the step takes `str` only.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ from itertools import chain
 
 import numpy as np
 
-from .errors import InvalidInput
-from .text_spec import METADATA_KEY, TextStepSpec, parse_specs
+from ..errors import InvalidText
+from ..metadata import TEXT_STEPS
+from .spec import TextStepSpec, parse_specs
 
 _PUNCTUATION = string.punctuation.encode("ascii")  # Keras' regex class, exactly these 32 bytes
 _MISSING = -1  # token outside a vocabulary with no OOV index
@@ -60,7 +61,7 @@ _DROPPED = -2  # the mask token in multi_hot / count / tf_idf rows
 
 def text_steps_from_metadata(metadata: Mapping[str, str]) -> list[TextStep]:
     """The text steps declared in an ONNX model's metadata_props (key `text_steps`); [] when it has none."""
-    raw = metadata.get(METADATA_KEY)
+    raw = metadata.get(TEXT_STEPS)
     if raw is None:
         return []
     return [TextStep(spec) for spec in parse_specs(raw)]
@@ -100,11 +101,11 @@ class TextStep:
     def tokens(self, text: str, position: int = 0) -> list[bytes] | list[str]:
         """The tokens Keras makes of `text`: standardized, split and n-grammed, before the vocabulary lookup."""
         if type(text) is not str:
-            raise InvalidInput(f"input {self.name!r} takes text, but row {position} is {value_kind(text)}")
+            raise InvalidText(f"input {self.name!r} takes text, but row {position} is {value_kind(text)}")
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidInput(
+            raise InvalidText(
                 f"row {position} of input {self.name!r} is not valid Unicode text (it holds a lone surrogate)"
             ) from None
         if self._lower:
@@ -121,7 +122,7 @@ class TextStep:
         if self.spec.ngrams is not None:
             tokens = _ngrams(tokens, self.spec.ngrams, self._separator)
         if self.needs_token and all(token == self._mask for token in tokens):
-            raise InvalidInput(
+            raise InvalidText(
                 f"row {position} of input {self.name!r} has no token after standardization (it is empty, or only "
                 "whitespace or punctuation), so this model has nothing to read; send at least one word"
             )
@@ -137,7 +138,7 @@ class TextStep:
         if self._oov == _MISSING and _MISSING in ids:
             token = tokens[ids.index(_MISSING)]
             shown = token if isinstance(token, str) else token.decode("utf-8")
-            raise InvalidInput(
+            raise InvalidText(
                 f"row {position} of input {self.name!r}: {shown[:80]!r} is not one of the model's "
                 f"{len(self.spec.vocabulary)} known values"
             )

@@ -27,6 +27,13 @@ Fingerprint = tuple[int, int]  # (mtime in ns, size in bytes)
 LAYOUT = "NAME/VERSION/model.onnx, VERSION a positive integer"
 
 
+def model_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a model (it becomes a folder name and a URL path), or None when it can."""
+    if MODEL_NAME.match(name) and name not in {".", ".."}:
+        return None
+    return "use letters, digits, '_', '-' and '.', starting with a letter or digit"
+
+
 def is_decimal(text: str) -> bool:
     """Plain ASCII digits only: str.isdigit() also accepts characters such as '²' that int() refuses."""
     return text.isascii() and text.isdigit()

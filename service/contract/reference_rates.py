@@ -1,7 +1,7 @@
-"""Reference rates: how often each label was predicted positive on validation data, read from model metadata.
+"""Reference rates: how often each label was predicted positive on validation data, written and read here.
 
 `model_export calibrate` (and the exporter, given `--sample-data` with labels `y`) writes one metadata entry,
-`reference_rates`, a JSON object:
+`reference_rates` (`reference_rates_entry`), a JSON object:
 
     {"positive_rates": {"even": 0.4933, ...},  # share of rows with probability >= threshold, per label
      "true_rates": {"even": 0.4911, ...},      # share of rows whose label `y` is 1, per label
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METADATA_KEY = "reference_rates"
+from .metadata import REFERENCE_RATES as METADATA_KEY
 
 
 class InvalidReferenceRates(ValueError):
@@ -35,6 +35,32 @@ class ReferenceRates:
     rows: int
     source: str  # "calibrate" or "export"
     data_file: str
+
+
+def reference_rates_entry(
+    labels: Sequence[str],
+    probabilities: np.ndarray,
+    truth: np.ndarray,
+    thresholds: Sequence[float],
+    source: str,
+    data_file: str,
+    data_sha256: str,
+) -> str:
+    """The metadata value: positive rates (probability >= threshold, in float32 as the service compares), true
+    rates from `truth`, and what they were counted on."""
+    predicted = np.asarray(probabilities, np.float32) >= np.asarray(thresholds, np.float32)
+    rows = int(predicted.shape[0])
+    return json.dumps(
+        {
+            "positive_rates": dict(zip(labels, (predicted.sum(axis=0) / rows).tolist(), strict=True)),
+            "true_rates": dict(zip(labels, (np.asarray(truth, bool).sum(axis=0) / rows).tolist(), strict=True)),
+            "thresholds": [float(t) for t in thresholds],
+            "rows": rows,
+            "source": source,
+            "data_file": data_file,
+            "data_sha256": data_sha256,
+        }
+    )
 
 
 def parse_reference_rates(
