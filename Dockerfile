@@ -40,7 +40,7 @@ WORKDIR /tmp
 # HTTP (REST: native, v2, TF Serving) and gRPC (Open Inference Protocol v2, grpc.health.v1).
 EXPOSE 8000 8001
 # Readiness, not liveness: "healthy" means every model is loaded and warmed up.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "service.healthcheck"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "service.server.healthcheck"]
 # Exec form: python is PID 1 and gets SIGTERM itself (drain, then exit 0).
 ENTRYPOINT ["python", "-m", "service"]
 

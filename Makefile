@@ -119,12 +119,12 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m bench.run $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 	$(PY) -m bench.optimized
 
-# The gRPC messages and service stubs, from service/protocols/grpc_messages/*.proto (committed; a test checks that
+# The gRPC messages and service stubs, from service/protocols/v2/messages/*.proto (committed; a test checks that
 # they match the .proto files and the pinned grpcio-tools).
-GRPC_PROTOS := service/protocols/grpc_messages/model_config.proto service/protocols/grpc_messages/grpc_service.proto
+GRPC_PROTOS := service/protocols/v2/messages/model_config.proto service/protocols/v2/messages/grpc_service.proto
 grpc-code: $(VENV)/.dev-installed
 	$(PY) -m grpc_tools.protoc -I . --python_out=. --grpc_python_out=. $(GRPC_PROTOS)
-	rm -f service/protocols/grpc_messages/model_config_pb2_grpc.py  # no service in model_config.proto
+	rm -f service/protocols/v2/messages/model_config_pb2_grpc.py  # no service in model_config.proto
 
 # Steady load at half capacity on 2 workers for DURATION seconds, with hot swaps and unload/loads; table in
 # bench/results/soak-latest.md. Exit 1 on a failed request (predictions right after an unload or a load included),

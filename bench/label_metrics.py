@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from service.label_metrics import LabelRecorder
+    from service.telemetry.label_metrics import LabelRecorder
 
 LABEL_COUNTS = (5, 50)
 ROWS = (1, 16, 64)
@@ -56,7 +56,7 @@ def cpu_us_per_call(call, batches: int, rounds: int) -> float:  # noqa: ANN001
 
 def measure_recorder(batches: int, rounds: int) -> dict[str, float]:
     """Per (labels, rows): µs per batch counted at once, and as served."""
-    from service.label_metrics import MULTIPROCESS, LabelRecorder
+    from service.telemetry.label_metrics import MULTIPROCESS, LabelRecorder
 
     results: dict[str, float] = {"multiprocess": MULTIPROCESS}
     for labels in LABEL_COUNTS:

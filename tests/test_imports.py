@@ -85,7 +85,7 @@ def test_the_checker_sees_cycles_and_relative_imports() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     graph = import_graph()
     assert "service.core.registry" in graph["service.core.dataplane"]  # `from .registry import ...`
-    assert "service.core.errors" in graph["service.protocols.http"]  # `from ..core.errors import ...`
+    assert "service.core.errors" in graph["service.protocols.http_adapter"]  # `from ..core.errors import ...`
 
 
 def test_no_import_cycles() -> None:

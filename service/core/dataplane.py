@@ -23,7 +23,8 @@ from ..contract.repository import scan_repository
 from .deadline import request_deadline
 from .errors import DeadlineExceeded, ModelNotFound, ModelNotReady
 from .inputs import columns_from_instances, to_arrays
-from .registry import ModelRegistry, ModelState, ServedModel
+from .model_state import ModelState, ServedModel
+from .registry import ModelRegistry
 from .statistics import Statistics, VersionStatistics
 from .text_inference import infer_text
 from .types import (
@@ -37,6 +38,7 @@ from .types import (
     InferenceRequest,
     InferenceResult,
     ModelDescription,
+    ModelHandle,
     Readiness,
 )
 
@@ -166,7 +168,7 @@ class DataPlane:
 
     # -- inference ---------------------------------------------------------------------------------------
 
-    def lookup(self, name: str | None, version: int | None = None) -> ServedModel:
+    def lookup(self, name: str | None, version: int | None = None) -> ModelHandle:
         """The served version of a model (None: the default model). The request keeps it to the end: a hot swap
         meanwhile does not touch it."""
         if name is None:
@@ -180,7 +182,7 @@ class DataPlane:
             raise ModelNotFound(
                 f"model {name!r} version {version} is not served; served version: {served.model.version}"
             )
-        return served
+        return served.handle
 
     def batching(self) -> BatchingPolicy:
         config = self.registry.config
@@ -196,8 +198,9 @@ class DataPlane:
             "or call /models/{name}/predict"
         )
 
-    async def infer(self, served: ServedModel, request: InferenceRequest) -> InferenceResult:
+    async def infer(self, handle: ModelHandle, request: InferenceRequest) -> InferenceResult:
         arrived_at = request.arrived_at if request.arrived_at is not None else time.monotonic()
+        served: ServedModel = handle.served
         model = served.model
         counters = self.statistics.of(model.name, model.version)
         try:
@@ -252,7 +255,7 @@ class DataPlane:
         if name is None:
             served = [s.served.model for s in self.registry.models.values() if s.served]
         else:
-            served = [self.lookup(name, version).model]
+            served = [self.lookup(name, version).served.model]
         return [self.statistics.of(model.name, model.version) for model in sorted(served, key=lambda m: m.name)]
 
     # -- repository --------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Layout (as Triton's): MODEL_REPOSITORY/NAME/VERSION/model.onnx with numeric versions; the highest version that
 loads and warms up is served. `sync` brings the served set in line with the disk and with what the repository API
 asked for (the watcher calls it on every poll); `load` and `unload` are those explicit controls. Each model has its
-own lock, and models load side by side, so a slow model delays no other; ONNX Runtime loads, repository scans and
-the shared files are read in threads, so the event loop keeps serving.
+own lock, and models load side by side, so a slow model delays no other; ONNX Runtime loads and repository scans
+run in threads, so the event loop keeps serving. With several workers, the repository API's loads and unloads reach
+every worker through `coordination.py`; the registry asks it the same things with one worker or several.
 
 A swap is atomic: `state.served` is replaced in one assignment. A request holds the `ServedModel` it looked up, so
 it finishes on the old version; the old batcher is then closed, which runs what it had already queued.
@@ -19,7 +20,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,67 +33,13 @@ from ..contract.repository import (
     scan_repository,
 )
 from .batcher import Batcher, BatchObserver
-from .errors import InvalidInput, ModelLoadFailed, ModelNotFound, RepositoryControlFailed
+from .coordination import LocalCoordination, WorkerCoordination
+from .errors import InvalidInput, ModelLoadFailed, ModelNotFound
 from .model import LoadedModel, ModelLoadError
-from .shared_control import Control, SharedControl
+from .model_state import ModelEvent, ModelState, RepositoryConfig, ServedModel
+from .shared_control import Control
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RepositoryConfig:
-    """What the registry needs to know, handed in where the app is assembled."""
-
-    root: Path  # NAME/VERSION/model.onnx
-    intra_op_threads: int = 1
-    max_batch_size: int = 64
-    max_batch_delay_ms: float = 0.0
-    inline_run_us: float = 50.0
-    max_queue_rows: int = 1024
-    shared_dir: Path | None = None  # with several workers: where they share repository control
-    workers: int = 1  # how many workers must have applied a load or unload before it is answered
-    control_wait_seconds: float = 30.0  # how long a load or unload waits for the other workers
-
-
-@dataclass
-class ServedModel:
-    """A loaded model version and the batch queue in front of it."""
-
-    model: LoadedModel
-    batcher: Batcher
-    fingerprint: Fingerprint | None = None  # of the file it was loaded from: a rewrite in place reloads it
-
-
-@dataclass
-class ModelState:
-    name: str
-    versions: list[int] = field(default_factory=list)  # on disk, ascending
-    served: ServedModel | None = None
-    error: str | None = None  # why the model is not served (or why the newest version was rejected)
-    unloaded: bool = False  # unloaded through the API: the watcher leaves it alone until an explicit load
-    # Failed versions: their file's fingerprint and why. Retried only when the file changes (or on an explicit load).
-    rejected: dict[int, tuple[Fingerprint, str]] = field(default_factory=dict)
-    unreadable: dict[int, str] = field(default_factory=dict)  # versions whose model.onnx cannot be read, and why
-    ignored: list[str] = field(default_factory=list)  # what else is in the model's folder, and what was expected
-    folder_error: str | None = None  # the model's folder cannot be listed
-
-    @property
-    def ready(self) -> bool:
-        return self.served is not None
-
-
-@dataclass(frozen=True)
-class ModelEvent:
-    """What listeners (metrics, logs) hear: kind is "loaded", "rejected" or "unloaded"."""
-
-    kind: str
-    name: str
-    version: int | None
-    seconds: float = 0.0  # load + warm-up time, for "loaded" and "rejected"
-    error: str | None = None
-    # The same for every worker that makes the same attempt (the file's fingerprint, and the repository API's load
-    # that asked for it, if one did): with several workers, a listener can count an attempt once per server.
-    attempt: str = ""
 
 
 Listener = Callable[[ModelEvent], None]
@@ -114,6 +60,7 @@ class ModelRegistry:
         config: RepositoryConfig,
         listeners: list[Listener] | None = None,
         batch_observer_for: BatchObserverFactory | None = None,
+        workers: WorkerCoordination | None = None,
     ) -> None:
         self.config = config
         self.models: dict[str, ModelState] = {}
@@ -125,13 +72,10 @@ class ModelRegistry:
         self._locks: dict[str, asyncio.Lock] = {}  # one per model: a model's changes happen one at a time
         self._busy: dict[str, asyncio.Task] = {}  # a model's change in progress
         self._started = False  # the startup load is done: from then on, what this worker applies is shared
-        # Repository control (the API's loads and unloads): shared through SHARED_DIR by several workers.
-        self.shared = SharedControl(config.shared_dir) if config.shared_dir else None
-        self._local = Control()  # the same, for one worker
+        # Repository control (the API's loads and unloads), agreed with the other workers, if any.
+        self.workers = workers or LocalCoordination()
         self._followed = 0  # the control generation the last sync looked at
         self._applied: dict[str, tuple[int, int | None]] = {}  # model -> (control generation, version served)
-        self._acknowledged: dict[str, tuple[int, int | None]] | None = None  # what the shared file says of us
-        self._acknowledging = asyncio.Lock()
         self._reported: set[str] = set()  # the repository problems of the last sync, each logged when it appeared
 
     # -- changes: startup, the watcher, the repository API ---------------------------------------------
@@ -152,7 +96,7 @@ class ModelRegistry:
         Each model changes in a task of its own (`wait=False` returns once they have started: the watcher, which a
         slow model must not hold up). A model whose change is still in progress (a slow load) is left to it, and
         looked at again by the next sync, unless `follow_busy`: then its next change waits for the current one."""
-        control = await self._control()
+        control = await self.workers.read()
         self._followed = control.generation
         scan = await asyncio.to_thread(scan_repository, self.config.root)
         self.repository_error, self.ignored = scan.error, scan.ignored
@@ -171,7 +115,7 @@ class ModelRegistry:
 
     async def follow_other_workers(self, wait: bool = True) -> None:
         """Cheap enough to call often: a sync only when the repository API changed something."""
-        if self.shared is not None and (await self._control()).generation != self._followed:
+        if self.workers.following and (await self.workers.read()).generation != self._followed:
             await self.sync(wait=wait, follow_busy=True)
         elif self._started and not self._busy:
             await self._acknowledge()  # a write that failed earlier
@@ -186,21 +130,21 @@ class ModelRegistry:
         if folder is None or not folder.versions:
             hints = f"; found instead: {'; '.join(folder.ignored)}" if folder and folder.ignored else ""
             raise ModelNotFound(f"no model {name!r} in the repository (expected {name}/VERSION/model.onnx){hints}")
-        generation = await self._share(lambda c: c.with_load(name), "load", name)
+        generation = await self.workers.change(lambda c: c.with_load(name), "load", name)
         await self._start(name, self._sync_model(folder))
         state = self.state(name)
         if state.error:
             raise ModelLoadFailed(f"model {name!r} failed to load: {state.error}")
-        await self._wait_for_workers(generation, name, served=True)
+        await self.workers.wait_for_workers(generation, name, served=True)
         return state
 
     async def unload(self, name: str) -> None:
         """Stop serving a model on every worker; it stays listed as unloaded until an explicit load."""
         self.state(name)
-        generation = await self._share(lambda c: c.with_unload(name), "unload", name)
+        generation = await self.workers.change(lambda c: c.with_unload(name), "unload", name)
         folder = (await asyncio.to_thread(scan_repository, self.config.root, name)).models.get(name)
         await self._start(name, self._sync_model(folder) if folder else self._remove(name))
-        await self._wait_for_workers(generation, name, served=False)
+        await self.workers.wait_for_workers(generation, name, served=False)
 
     async def close(self) -> None:
         for task in list(self._busy.values()):
@@ -208,8 +152,7 @@ class ModelRegistry:
         for state in self.models.values():
             if state.served:
                 await state.served.batcher.close()
-        if self.shared is not None:
-            await asyncio.to_thread(self.shared.forget_me)
+        await self.workers.leave()
 
     def _start(self, name: str, change: Coroutine[Any, Any, None]) -> asyncio.Task:
         """Run one change of one model, after any change of that model already under way."""
@@ -228,53 +171,8 @@ class ModelRegistry:
         task.add_done_callback(lambda done: self._busy.pop(name) if self._busy.get(name) is done else None)
         return task
 
-    # -- shared control ------------------------------------------------------------------------------
-
-    async def _control(self) -> Control:
-        return await asyncio.to_thread(self.shared.read) if self.shared is not None else self._local
-
-    async def _share(self, change: Callable[[Control], Control], verb: str, name: str) -> int:
-        if self.shared is None:
-            self._local = change(self._local)
-            return self._local.generation
-        try:
-            return await asyncio.to_thread(self.shared.change, change)
-        except OSError as exc:
-            raise RepositoryControlFailed(
-                f"cannot {verb} model {name!r}: the workers share repository control in {self.config.shared_dir}, "
-                f"which cannot be written ({exc.strerror or exc}); nothing was changed"
-            ) from None
-
     async def _acknowledge(self) -> None:
-        """Write what this worker has applied, one write at a time so the newest state is the one that lands; a
-        failed write is tried again at the next change or follow."""
-        if self.shared is None:
-            return
-        async with self._acknowledging:
-            if self._applied == self._acknowledged:
-                return
-            snapshot = dict(self._applied)
-            if await asyncio.to_thread(self.shared.acknowledge, snapshot):
-                self._acknowledged = snapshot
-
-    async def _wait_for_workers(self, generation: int, name: str, served: bool) -> None:
-        """Until every worker has applied the model's control up to `generation` and serves (or no longer serves)
-        it."""
-        if self.shared is None or self.config.workers <= 1:
-            return
-        deadline = time.monotonic() + self.config.control_wait_seconds
-        while True:
-            applied = [a.models.get(name, (0, None)) for a in await asyncio.to_thread(self.shared.applied)]
-            done = sum(seen >= generation and (version is not None) == served for seen, version in applied)
-            if done >= self.config.workers:
-                return
-            if time.monotonic() > deadline:
-                state = "serve" if served else "have let go of"
-                raise RepositoryControlFailed(
-                    f"{done} of {self.config.workers} workers {state} model {name!r} after "
-                    f"{self.config.control_wait_seconds:g}s; the others follow when they can: retry the call"
-                )
-            await asyncio.sleep(0.02)
+        await self.workers.acknowledge(self._applied)
 
     # -- one model ---------------------------------------------------------------------------------------
 
@@ -284,7 +182,7 @@ class ModelRegistry:
     async def _sync_model(self, folder: ModelFolder) -> None:
         """Bring one model in line with its folder and the control as it is now (read under the model's lock, so a
         change queued behind a slow load never applies an older state)."""
-        control = await self._control()
+        control = await self.workers.read()
         try:
             await self._apply(folder, control)
         finally:

@@ -24,8 +24,12 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# SHARED_DIR's layout (made by service/server/workers.py): the control, what each worker applied, the model events
+# counted once per server (telemetry/metrics.py), and prometheus_client's multiprocess files.
 CONTROL_FILE = "control.json"
 APPLIED_DIR = "applied"
+EVENTS_DIR = "events"
+METRICS_DIR = "metrics"
 
 
 @dataclass(frozen=True)

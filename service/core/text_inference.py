@@ -11,7 +11,7 @@ import asyncio
 import numpy as np
 
 from .errors import InvalidInput
-from .registry import ServedModel
+from .model_state import ServedModel
 from .text_inputs import INLINE_TEXT_CHARS, TextRows
 
 

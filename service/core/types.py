@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,25 @@ from ..contract.model_file import InputSpec
 
 # None: the model's own thresholds; a float: one threshold for every label; a dict: per label overrides.
 ThresholdSpec = float | dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A served model version as the data plane hands it to adapters: what they may read of it, and the token they
+    give back to `DataPlane.infer`. A request keeps its handle to the end, so a hot swap meanwhile does not touch it.
+    Made once per loaded version."""
+
+    name: str
+    version: int
+    path: Path
+    labels: list[str]
+    thresholds: np.ndarray  # float32 [labels]: the model's own
+    inputs: list[InputSpec]  # what clients send
+    served: Any = field(repr=False, compare=False)  # the registry's own object: only the data plane reads it
+
+    @property
+    def input_names(self) -> list[str]:
+        return [spec.name for spec in self.inputs]
 
 
 @dataclass

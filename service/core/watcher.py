@@ -44,7 +44,7 @@ class RepositoryWatcher:
         except Exception:  # e.g. a filesystem error at start: the polls below try again
             log.exception("loading the model repository failed; trying again at the next poll")
         self.first_load.set()
-        following = self.registry.shared is not None
+        following = self.registry.workers.following
         if self.interval <= 0 and not following:
             return
         if not following:

@@ -1,7 +1,14 @@
-"""Core errors to each protocol's status, once. The app's handlers and the fast lane both answer through here."""
+"""Core errors to each protocol's status, once, and the one JSON error body every HTTP answer carries.
+
+The app's handlers, the fast lane, the middlewares and the HTTP protocol (which writes raw responses for requests
+the app never sees) all answer errors as `error_body(message)`: `{"error": "what was wrong, for a person"}`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from grpc import StatusCode
 
 from ..core.errors import (
@@ -19,6 +26,29 @@ from ..core.errors import (
 
 # No answer was sent because the client hung up first (nginx's "client closed request"): not a server error.
 CLIENT_CLOSED = 499
+
+# The body's schema, for the OpenAPI document.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"error": {"type": "string", "description": "What was wrong, for a person to read."}},
+    "required": ["error"],
+}
+
+
+def error_body(message: str) -> bytes:
+    """The JSON body of every HTTP error answer."""
+    return orjson.dumps({"error": message})
+
+
+def error_message(body: bytes) -> str:
+    """The message of an `error_body` ("" when the body is not one): what the access log records of a failure."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    message = document.get("error") if isinstance(document, dict) else None
+    return message if isinstance(message, str) else ""
+
 
 HTTP_STATUS: dict[type[ServiceError], int] = {
     InvalidInput: 400,

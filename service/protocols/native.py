@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput
 from ..core.types import InferenceResult, InputSpec, ModelDescription
 from .examples import ModelName, ModelVersion, ok_example
-from .http import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_body
+from .http_adapter import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_body
 from .json_body import may_hold_booleans, parse_json_object
 from .native_schema import (
     MODEL_INFO_EXAMPLE,

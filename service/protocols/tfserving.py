@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
+from ..contract.metadata import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
 from ..core.errors import InvalidInput
-from ..core.model import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, LoadedModel
-from ..core.types import DRAINING, FAILED, LOADING, READY, InferenceResult, ModelDescription
+from ..core.types import DRAINING, FAILED, LOADING, READY, InferenceResult, ModelDescription, ModelHandle
 from .examples import (
     TFSERVING_METADATA_EXAMPLE,
     TFSERVING_PREDICT_RESPONSE_EXAMPLE,
@@ -26,7 +26,7 @@ from .examples import (
     VersionAndVerb,
     ok_example,
 )
-from .http import (
+from .http_adapter import (
     LeanRoute,
     data_plane,
     error_responses,
@@ -73,7 +73,7 @@ async def model_version_status(name: ModelName, version: ModelVersionText, reque
 @router.get("/{name}/metadata", responses={**ok_example(TFSERVING_METADATA_EXAMPLE), **error_responses(400, 404, 503)})
 async def model_metadata(name: ModelName, request: Request) -> Response:
     """The serving_default signature: inputs and outputs with dtypes and shapes (-1 = any), plus labels."""
-    return json_response(_metadata(data_plane(request).lookup(name).model))
+    return json_response(_metadata(data_plane(request).lookup(name)))
 
 
 @router.get(
@@ -82,7 +82,7 @@ async def model_metadata(name: ModelName, request: Request) -> Response:
 )
 async def model_version_metadata(name: ModelName, version: ModelVersionText, request: Request) -> Response:
     """Like /v1/models/{name}/metadata, refused unless `version` is the one served."""
-    return json_response(_metadata(data_plane(request).lookup(name, parse_version(version)).model))
+    return json_response(_metadata(data_plane(request).lookup(name, parse_version(version))))
 
 
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
@@ -121,7 +121,7 @@ async def _predict(request: Request, name: str, version: int | None) -> Response
     if "instances" in document:
         core_request = inference_request(request, instances=document["instances"], **fields)
     else:
-        core_request = inference_request(request, inputs=_columnar_columns(served.model, document["inputs"]), **fields)
+        core_request = inference_request(request, inputs=_columnar_columns(served, document["inputs"]), **fields)
     result = await plane.infer(served, core_request)
     outputs = _outputs(result)
     if "instances" in document:
@@ -156,7 +156,7 @@ def _decode_b64(value: Any) -> Any:
         raise InvalidInput(f'a {{"b64": ...}} value is not UTF-8 text (byte {exc.start}: {exc.reason})') from None
 
 
-def _columnar_columns(model: LoadedModel, inputs: Any) -> dict[str, object]:
+def _columnar_columns(model: ModelHandle, inputs: Any) -> dict[str, object]:
     """Columnar format: {input: batch} for any model, or just the batch for a one-input model."""
     if isinstance(inputs, dict):
         return inputs
@@ -181,7 +181,7 @@ def _status_entry(version: int, state: str, code: str, message: str) -> dict[str
     return {"version": str(version), "state": state, "status": {"error_code": code, "error_message": message}}
 
 
-def _metadata(model: LoadedModel) -> dict[str, Any]:
+def _metadata(model: ModelHandle) -> dict[str, Any]:
     n_labels = len(model.labels)
     outputs = {
         OUTPUT_PROBABILITIES: _tensor_info(OUTPUT_PROBABILITIES, "DT_FLOAT", [None, n_labels]),

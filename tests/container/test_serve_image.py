@@ -56,7 +56,7 @@ def test_image_metadata(serve_image: str) -> None:
         "MODEL_REPOSITORY": "/models",
     }
     assert env["PYTHONDONTWRITEBYTECODE"] == env["PYTHONUNBUFFERED"] == "1"
-    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-m", "service.healthcheck"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python", "-m", "service.server.healthcheck"]
     assert inspect(serve_image)["Size"] < SIZE_BUDGET_MB * 1e6
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.docs import DOCS_PATHS
+from service.http.docs import DOCS_PATHS
 from tests.docs.browser import offline_page
 from tests.docs.openapi_walk import asset_urls
 from tests.server import RunningServer, serving

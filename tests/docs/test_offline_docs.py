@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.auth import is_open
+from service.http.api_keys import is_open
 from service.protocols.examples import (
     DEMO_INPUT,
     DIGIT_0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from service.logging_config import JsonFormatter, RequestIdFilter, TextFormatter, log_config
-from service.request_record import RequestRecord, current_request
+from service.telemetry.logging_config import JsonFormatter, RequestIdFilter, TextFormatter, log_config
+from service.telemetry.request_record import RequestRecord, current_request
 
 
 def record(**fields: object) -> logging.LogRecord:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
-from service.label_metrics import (
+from service.telemetry.label_metrics import (
     FLUSH_SECONDS,
     PROBABILITY_BUCKETS,
     BucketIndex,
@@ -162,7 +162,7 @@ WORKER = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from service.label_metrics import MULTIPROCESS, LabelRecorder
+    from service.telemetry.label_metrics import MULTIPROCESS, LabelRecorder
     assert MULTIPROCESS
     batches = [np.asarray(b, np.float32) for b in json.loads(sys.stdin.read())]
     recorder = LabelRecorder("shared", 4, {labels}, {thresholds}, {{"even": 0.25}})

@@ -19,7 +19,8 @@ from service.core.batcher import Batcher
 from service.core.dataplane import DataPlane
 from service.core.deadline import request_deadline
 from service.core.errors import DeadlineExceeded
-from service.core.registry import ModelRegistry, RepositoryConfig
+from service.core.model_state import RepositoryConfig
+from service.core.registry import ModelRegistry
 from service.core.types import InferenceRequest
 from tests.repository_files import publish_linear
 from tests.server import RunningServer, serving

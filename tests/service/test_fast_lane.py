@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.requests import ClientDisconnect
 
 from service.core.errors import InvalidInput
-from service.protocols.fast_lane import FastLaneMiddleware
-from service.protocols.http import LeanRoute, json_response
+from service.http.fast_lane import FastLaneMiddleware
+from service.protocols.http_adapter import LeanRoute, json_response
 
 router = APIRouter(prefix="/t", route_class=LeanRoute)
 

@@ -22,7 +22,7 @@ import numpy as np
 import tritonclient.grpc as triton_grpc
 from tritonclient.utils import InferenceServerException
 
-from service.middleware import STOPPING
+from service.http.middleware import STOPPING
 from tests.hardening.fuzzing import http_request, read_answer
 from tests.repository_files import publish, publish_linear, wait_for
 from tests.server import RunningServer

@@ -11,9 +11,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from service.core.coordination import SharedCoordination
 from service.core.dataplane import DataPlane
 from service.core.errors import RepositoryControlFailed
-from service.core.registry import ModelEvent, ModelRegistry, RepositoryConfig
+from service.core.model_state import ModelEvent, RepositoryConfig
+from service.core.registry import ModelRegistry
 from tests.repository_files import publish, publish_corrupt, publish_linear
 
 ROW = np.zeros((1, 4), np.float32)
@@ -256,7 +258,7 @@ def test_an_unload_that_cannot_be_shared_changes_nothing_and_says_why(tmp_path: 
         repository, shared = tmp_path / "repository", tmp_path / "shared"
         shared.mkdir()
         publish_linear(repository, "m", 1, seed=1)
-        registry = ModelRegistry(RepositoryConfig(repository, shared_dir=shared, workers=2))
+        registry = ModelRegistry(RepositoryConfig(repository), workers=SharedCoordination(shared, workers=2))
         await registry.load_all()
         (shared / "control.lock").mkdir()  # the lock file cannot be opened: as on a read-only or full folder
         with pytest.raises(RepositoryControlFailed, match="cannot unload model 'm'.*nothing was changed"):

@@ -8,9 +8,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.core.registry import ModelRegistry, RepositoryConfig
+from service.core.coordination import SharedCoordination
+from service.core.model_state import RepositoryConfig
+from service.core.registry import ModelRegistry
 from service.core.shared_control import CONTROL_FILE, Control, SharedControl
-from service.worker_group import WorkerRoster
 from tests.repository_files import publish_linear
 
 
@@ -64,8 +65,8 @@ def test_acknowledgements_of_live_workers_only_and_stray_files_are_ignored(tmp_p
     (applied / f"{os.getppid()}.json").write_text("{half a fi")  # a live process, a file being replaced
     assert [(a.pid, a.models) for a in control.applied()] == [(os.getpid(), {"digits": (3, 1), "gone": (4, None)})]
     # Readiness counts the live workers' files (ours, and the live one being replaced), nothing else.
-    assert WorkerRoster(tmp_path, expected=2).not_ready_reasons() == []
-    assert WorkerRoster(tmp_path, expected=3).not_ready_reasons() == ["2 of 3 workers have loaded the repository"]
+    assert SharedCoordination(tmp_path, workers=2).not_ready_reasons() == []
+    assert SharedCoordination(tmp_path, workers=3).not_ready_reasons() == ["2 of 3 workers have loaded the repository"]
     assert not (applied / "999999999.json").exists()  # the dead worker's file is dropped
 
 
@@ -77,7 +78,7 @@ def test_a_worker_that_unloads_still_follows_what_another_worker_unloaded_meanwh
         shared.mkdir()
         for name in ("a", "b"):
             publish_linear(repository, name, 1, seed=1)
-        one = ModelRegistry(RepositoryConfig(repository, shared_dir=shared))
+        one = ModelRegistry(RepositoryConfig(repository), workers=SharedCoordination(shared, workers=1))
         await one.load_all()
         SharedControl(shared).change(lambda c: c.with_unload("b"))  # the other worker's unload, not yet followed
         await one.unload("a")

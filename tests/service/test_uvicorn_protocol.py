@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.uvicorn_protocol import WRITE_THROUGH_BYTES, CoalescingTransport
+from service.server.http_protocol import WRITE_THROUGH_BYTES, CoalescingTransport
 from tests.server import RunningServer, serving
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.core.errors import InvalidInput
-from service.protocols.v2_codec import (
+from service.protocols.v2.codec import (
     RequestedOutput,
     decode_inputs,
     encode_response,

@@ -14,14 +14,14 @@ from google.protobuf.descriptor import Descriptor
 
 from tests.server import ROOT
 
-MESSAGES = ROOT / "service" / "protocols" / "grpc_messages"
+MESSAGES = ROOT / "service" / "protocols" / "v2" / "messages"
 PROTOS = ["model_config.proto", "grpc_service.proto"]
 GENERATED = ["model_config_pb2.py", "grpc_service_pb2.py", "grpc_service_pb2_grpc.py"]
 
 # Run apart: the server's messages and tritonclient's both define `inference.*`, which one process cannot hold twice.
 DESCRIBE_SERVER_MESSAGES = """
 import json
-from service.protocols.grpc_messages import grpc_service_pb2, model_config_pb2
+from service.protocols.v2.messages import grpc_service_pb2, model_config_pb2
 
 def fields(descriptor, prefix=""):
     found = {}
@@ -42,7 +42,7 @@ def test_the_committed_code_is_what_the_protos_generate(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "grpc_tools.protoc", "-I", str(ROOT), f"--python_out={tmp_path}"]
     command += [f"--grpc_python_out={tmp_path}", *(str(MESSAGES / proto) for proto in PROTOS)]
     subprocess.run(command, check=True, cwd=ROOT)
-    fresh = tmp_path / "service" / "protocols" / "grpc_messages"
+    fresh = tmp_path / "service" / "protocols" / "v2" / "messages"
     for name in GENERATED:
         assert (fresh / name).read_text() == (MESSAGES / name).read_text(), f"{name} is stale: run make grpc-code"
 
