@@ -58,5 +58,5 @@ def read_metadata(onnx_path: str | Path) -> ModelMetadata:
     try:
         read = read_labels_and_thresholds(props)
     except InvalidModelFile as exc:
-        raise ExportError(f"{onnx_path}: {exc}; was it written by model_export?") from None
+        raise ExportError(f"{onnx_path}: {exc}") from None
     return ModelMetadata(labels=read.labels, thresholds=read.thresholds, props=props, note=read.note)

@@ -1,12 +1,19 @@
-"""The architecture, checked from the source: imports point down. No cycles among the project's modules, and
-`service/core/` imports nothing of the project outside itself (it knows no HTTP, gRPC, metrics or settings)."""
+"""The architecture, checked from the source: imports point down (`.importlinter`'s contracts, run here and by
+`make lint`), and what import-linter does not check: no import cycle between any two of the project's modules, and no
+environment read below where the app is assembled."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.server import ROOT
+
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 PACKAGES = ("service", "model_export")
 
@@ -92,23 +99,37 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
-def test_the_core_imports_nothing_outside_it() -> None:
-    outside = {
-        f"{name} -> {target}"
-        for name, targets in import_graph().items()
-        if name.startswith("service.core")
-        for target in targets
-        if not target.startswith("service.core")
-    }
-    assert outside == set()
+def test_the_import_contracts_hold() -> None:
+    """.importlinter's layers and forbidden imports (import-linter), which `make lint` runs too."""
+    result = subprocess.run([LINT_IMPORTS], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def test_no_protocol_adapter_reaches_past_the_data_plane() -> None:
-    reaching = {
-        f"{name} -> {target}"
-        for name, targets in import_graph().items()
-        if name.startswith("service.protocols")
-        for target in targets
-        if target in ("service.core.registry", "service.core.watcher", "service.core.batcher")
-    }
-    assert reaching == set()
+def test_the_import_contracts_can_fail(tmp_path: Path) -> None:
+    """A copy of the tree in which the core imports the HTTP layer breaks the layers contract, by name."""
+    for package in ("service", "model_export"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / ".importlinter", tmp_path)
+    with open(tmp_path / "service" / "core" / "errors.py", "a") as errors:
+        errors.write("\nfrom ..http import middleware  # noqa\n")
+    result = subprocess.run([LINT_IMPORTS], capture_output=True, text=True, cwd=tmp_path, env=_only(tmp_path))
+    assert result.returncode != 0
+    assert "service.core.errors -> service.http.middleware" in result.stdout
+
+
+def test_neither_the_contract_nor_the_core_reads_the_environment() -> None:
+    """Settings are read where the app is assembled (service/app.py, service/server/): never below."""
+    readers = [
+        f"{name}: {node.attr}"
+        for name, path in project_modules().items()
+        if name.startswith(("service.core", "service.contract", "service.protocols"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+    ]
+    assert readers == []
+
+
+def _only(root: Path) -> dict[str, str]:
+    """The environment with `root` first on the import path, so the copy is what import-linter reads."""
+    return {**os.environ, "PYTHONPATH": str(root)}

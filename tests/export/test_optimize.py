@@ -211,7 +211,7 @@ def test_refusals_say_why_in_one_line(trained_cnn, tmp_path):
     int8 = tmp_path / "int8.onnx"
     optimize_model(trained_cnn.model, val, int8, keep_thresholds=True, force=True)
     cases = {
-        "no valid 'labels'/'thresholds' metadata; was it written by model_export?": (foreign, "--data", val),
+        "the metadata has no 'labels' entry (a JSON list of label names)": (foreign, "--data", val),
         "array 'image' in small.npz has shape [450, 8, 8, 1]; the model takes ['rows', 16, 16, 1]": (
             trained_cnn.model, "--data", small,
         ),

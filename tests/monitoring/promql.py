@@ -31,7 +31,7 @@ def exported_metric_names() -> set[str]:
     for module in pkgutil.walk_packages(service.__path__, "service."):
         # The gRPC modules define no metric (they record through observability.py), and their protobuf messages
         # cannot share a process with tritonclient.grpc's copy, which other tests in this process import.
-        if not module.name.endswith("__main__") and "grpc" not in module.name:
+        if not module.name.endswith("__main__") and "grpc" not in module.name and ".messages" not in module.name:
             importlib.import_module(module.name)
     names = set()
     for family in REGISTRY.collect():

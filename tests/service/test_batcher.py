@@ -279,11 +279,11 @@ def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
     linear_model(tmp_path / "linear" / "1" / "model.onnx")
     settings = Settings(model_repository=tmp_path, max_batch_size=1, max_queue_rows=1)
     app = create_app(settings)
-    state = app.state.service
+    plane = app.state.adapters.plane
 
     async def scenario() -> None:
-        await state.plane.registry.load_all()
-        served = state.plane.lookup("linear")
+        await plane.registry.load_all()
+        served = plane.lookup("linear").served
         recorder = Recorder(served.model.run)  # the real model, paused
         recorder.release.clear()
         served.batcher = Batcher(recorder, 1, 0, 1)
@@ -302,7 +302,7 @@ def test_full_queue_is_503_with_retry_after(tmp_path: Path) -> None:
             recorder.release.set()
             assert (await running).status_code == 200
             assert (await queued).status_code == 200
-        await state.plane.registry.close()
+        await plane.registry.close()
 
     asyncio.run(scenario())
 

@@ -58,17 +58,18 @@ def test_rows_past_their_deadline_are_never_run(tmp_path: Path) -> None:
         registry = ModelRegistry(RepositoryConfig(tmp_path))
         await registry.load_all()
         plane = DataPlane(registry)
-        served = plane.lookup("m")
+        handle = plane.lookup("m")
+        served = handle.served
         gate = GatedRun(served.model.run)
         served.batcher = Batcher(gate, max_batch_size=64, max_delay_ms=0, max_queue_rows=1024)
 
-        first = asyncio.create_task(plane.infer(served, InferenceRequest({"features": ROW})))
+        first = asyncio.create_task(plane.infer(handle, InferenceRequest({"features": ROW})))
         await asyncio.to_thread(gate.entered.wait, 30)  # the worker is busy with the first request
         with pytest.raises(DeadlineExceeded, match="deadline of 1 ms"):
-            await plane.infer(served, InferenceRequest({"features": ROW * 5}, timeout_ms=1))
+            await plane.infer(handle, InferenceRequest({"features": ROW * 5}, timeout_ms=1))
         gate.release.set()
         assert (await first).rows == 1
-        third = await plane.infer(served, InferenceRequest({"features": ROW * 2}))
+        third = await plane.infer(handle, InferenceRequest({"features": ROW * 2}))
         assert third.rows == 2
         assert gate.rows_run == [1, 2]  # the 5 rows whose deadline passed were never run
         await registry.close()

@@ -44,18 +44,18 @@ def app_with_a_bug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     async def broken_infer(served: object, request: InferenceRequest) -> None:
         raise RuntimeError("a bug on the fast lane")
 
-    monkeypatch.setattr(app.state.service.plane, "infer", broken_infer)
+    monkeypatch.setattr(app.state.adapters.plane, "infer", broken_infer)
     return app
 
 
 def test_an_unexpected_error_is_a_json_500_with_its_request_id(app_with_a_bug, caplog) -> None:
     async def scenario() -> list[httpx.Response]:
-        await app_with_a_bug.state.service.plane.registry.load_all()
+        await app_with_a_bug.state.adapters.plane.registry.load_all()
         transport = httpx.ASGITransport(app=app_with_a_bug, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             lane = await client.post("/predict", json={"instances": [[1, 2, 3, 4]]}, headers={"x-request-id": "r-1"})
             routed = await client.get("/models/linear/bug", headers={"x-request-id": "r-2"})
-        await app_with_a_bug.state.service.plane.registry.close()
+        await app_with_a_bug.state.adapters.plane.registry.close()
         return [lane, routed]
 
     lane, routed = asyncio.run(scenario())

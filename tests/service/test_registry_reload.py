@@ -60,10 +60,10 @@ def test_request_that_looked_up_the_old_version_finishes_on_it(tmp_path: Path) -
         registry, _ = registry_for(tmp_path)
         weights = publish_linear(tmp_path, "m", 1, seed=1)
         await registry.load_all()
-        old = DataPlane(registry).lookup("m")
+        old = DataPlane(registry).lookup("m").served
         publish_linear(tmp_path, "m", 2, seed=2)
         await registry.sync()
-        assert DataPlane(registry).lookup("m").model.version == 2
+        assert DataPlane(registry).lookup("m").version == 2
         probabilities, _ = await old.batcher.submit({"features": ROW}, 1)  # its batcher is closed, yet it answers
         np.testing.assert_allclose(probabilities[0], 1 / (1 + np.exp(-weights["bias"])), atol=1e-6)
         await registry.close()
@@ -76,7 +76,7 @@ def test_queued_rows_of_the_old_version_run_before_it_is_released(tmp_path: Path
         registry, _ = registry_for(tmp_path)
         publish_linear(tmp_path, "m", 1, seed=1)
         await registry.load_all()
-        old = DataPlane(registry).lookup("m")
+        old = DataPlane(registry).lookup("m").served
         queued = [asyncio.create_task(old.batcher.submit({"features": ROW}, 1)) for _ in range(20)]
         await asyncio.sleep(0)  # they are queued
         publish_linear(tmp_path, "m", 2, seed=2)
@@ -94,10 +94,10 @@ def test_rollback_when_the_served_version_folder_is_removed(tmp_path: Path) -> N
         publish_linear(tmp_path, "m", 1, seed=1)
         publish_linear(tmp_path, "m", 2, seed=2)
         await registry.load_all()
-        assert DataPlane(registry).lookup("m").model.version == 2
+        assert DataPlane(registry).lookup("m").version == 2
         (tmp_path / "m" / "2" / "model.onnx").unlink()
         await registry.sync()
-        assert DataPlane(registry).lookup("m").model.version == 1
+        assert DataPlane(registry).lookup("m").version == 1
         await registry.close()
 
     asyncio.run(scenario())
