@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -30,6 +30,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from .core.batcher import BatchReport
 from .core.model import LoadedModel
@@ -137,8 +138,15 @@ def model_events(shared_dir: Path | None) -> Callable[[ModelEvent], None]:
     first worker to claim it (a file created with O_EXCL in SHARED_DIR/events/, which an earlier run's server
     cleared) counts it, the others do not."""
     claims = shared_dir / EVENTS_DIR if shared_dir is not None else None
+    seen: set[str] = set()
 
     def on_model_event(event: ModelEvent) -> None:
+        if event.name not in seen:
+            # Both outcomes exist from the model's first event on, at 0: a later failure is then an increase that
+            # increase() sees. (A series born at 1 is not one: the alert rule also counts a new series.)
+            seen.add(event.name)
+            MODEL_LOADS.labels(event.name, "success")
+            MODEL_LOADS.labels(event.name, "failure")
         if event.kind in ("loaded", "rejected") and (claims is None or _first_to_claim(claims, event)):
             MODEL_LOADS.labels(event.name, "success" if event.kind == "loaded" else "failure").inc()
         _on_loaded_or_unloaded(event)
@@ -206,12 +214,30 @@ def observe_request(record: RequestRecord, protocol: str, status: int | str, sec
 router = APIRouter()
 
 
+class Readiness:
+    """sigmoid_serve_ready: 1 when /health/ready answers 200 (every model loaded, not draining), else 0, as the
+    worker answering the scrape sees it (as a probe would). The fleet rules count ready replicas with it, which
+    `up` (answers at all) and model_loaded (a draining replica still serves) cannot tell."""
+
+    ready = False
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        help_text = "1 when /health/ready answers 200 (every model loaded, not draining), else 0."
+        return [GaugeMetricFamily(f"{PREFIX}_ready", help_text, value=int(self.ready))]
+
+
+READINESS = Readiness()
+REGISTRY.register(READINESS)
+
+
 # Not in the OpenAPI document: an operations endpoint for Prometheus, not part of the client API.
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus metrics of the server, all workers summed (text exposition format)."""
+    READINESS.ready = request.app.state.service.plane.ready().ready
     if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(READINESS)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
