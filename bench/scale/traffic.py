@@ -76,7 +76,7 @@ class GrpcLoad:
     def __init__(self, address: str, bodies: Bodies, seconds: float, clients: int, rps: int) -> None:
         self.log = Path(tempfile.mkstemp(suffix=".h2load.log")[1])
         command = [h2load_path(), "-c", str(clients), "-m", "1", "-t", "1", "-D", str(max(1, round(seconds)))]
-        command += ["--rps", str(rps), "-d", str(bodies.grpc.path), "-H", "content-type: application/grpc"]
+        command += ["--rps", str(rps), "-d", str(bodies.grpc), "-H", "content-type: application/grpc"]
         command += ["-H", "te: trailers", "--log-file", str(self.log), f"http://{address}{INFER_PATH}"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
