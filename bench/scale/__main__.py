@@ -69,13 +69,17 @@ def main() -> int:
         print(f"{case.name}: {time.monotonic() - phase:.0f} s, {'ok' if case.passed else case.problems}", flush=True)
 
     try:
-        record(rolling_restart(fleet), phase := time.monotonic())
+        phase = time.monotonic()
+        record(rolling_restart(fleet), phase)
         phase = time.monotonic()
         case, served = rollout(fleet)
         record(case, phase)
-        record(corrupt_version(fleet, served), phase := time.monotonic())
-        record(kill_replica(fleet), phase := time.monotonic())
-        record(starved_replica(fleet), phase := time.monotonic())
+        phase = time.monotonic()
+        record(corrupt_version(fleet, served), phase)
+        phase = time.monotonic()
+        record(kill_replica(fleet), phase)
+        phase = time.monotonic()
+        record(starved_replica(fleet), phase)
     finally:
         tear_down(fleet)
     elapsed = time.monotonic() - began

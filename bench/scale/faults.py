@@ -27,14 +27,15 @@ def kill_replica(fleet: Fleet) -> CaseResult:
 
     result.rows, _, ended = under_load(fleet, result.name, LEAD_SECONDS + 8, act)
     downs = {b: t for t, b, s, state in fleet.balancer.state_changes(killed) if s == victim.name and state == "DOWN"}
-    logged = [r for r in fleet.balancer.requests(killed - 1, ended) if r.failed]
+    logged = fleet.balancer.requests(killed - 1, ended)
     for protocol, backend in BACKENDS.items():
         down = downs.get(backend)
-        failed = [r for r in logged if r.backend == backend]
+        failed = [r for r in logged if r.backend == backend and r.failed]
+        retried = [r for r in logged if r.backend == backend and r.retries and not r.failed]
         after = [r for r in failed if down is not None and r.accepted > down]
         result.facts.append(
-            f"{protocol}: marked down {down - killed:.2f} s after the kill; at the balancer {len(failed)} failed, "
-            f"{len(after)} of them accepted after the mark"
+            f"{protocol}: marked down {down - killed:.2f} s after the kill; haproxy's log: {len(retried)} requests "
+            f"retried and answered, {len(failed)} failed, {len(after)} of them accepted after the mark"
             if down is not None
             else f"{protocol}: never marked down"
         )

@@ -98,10 +98,14 @@ def under_load(fleet: Fleet, name: str, seconds: float, act: Callable[[], None])
         results["grpc"].detail += f"{', ' if results['grpc'].detail else ''}{status_errors} non-OK gRPC statuses"
     rows = []
     for protocol, result in results.items():
+        # haproxy counts a retry on the same replica in `wretr`, one on another replica in `wredis` (redispatch 1:
+        # every retry goes elsewhere): a retried attempt is one or the other.
         retried = after[protocol]["retries"] - before[protocol]["retries"]
         redispatched = after[protocol]["redispatches"] - before[protocol]["redispatches"]
-        detail = result.detail + (f"{'; ' if result.detail else ''}{redispatched} redispatched" if redispatched else "")
-        rows.append(Row(name, protocol, result.sent, result.failed, retried, result.p99_ms, detail))
+        notes = [result.detail, f"{redispatched} of the retries to another replica" if redispatched else ""]
+        row = Row(name, protocol, result.sent, result.failed, retried + redispatched, result.p99_ms)
+        row.detail = "; ".join(filter(None, notes))
+        rows.append(row)
     return rows, started, ended
 
 

@@ -95,11 +95,10 @@ class GrpcLoad:
                 statuses[r[1]] = statuses.get(r[1], 0) + 1
         unfinished = started - done  # still in flight when the duration ended: not failures, not counted
         failed = max(failed, sum(statuses.values()))
-        detail = ", ".join(f"{n} x {'stream error' if s == '-1' else s}" for s, n in statuses.items())
-        if errored:
-            detail += f"{', ' if detail else ''}{errored} errored"
+        notes = [f"{n} x {'stream error' if s == '-1' else s}" for s, n in statuses.items()]
+        notes += [f"{errored} errored" if errored else "", f"{unfinished} in flight at the end" if unfinished else ""]
         p99 = float(np.percentile(latencies, 99)) if latencies else 0.0
-        return LoadResult(done, failed, p99, detail + (f" ({unfinished} unfinished at the end)" if unfinished else ""))
+        return LoadResult(done, failed, p99, ", ".join(filter(None, notes)))
 
 
 @dataclass
