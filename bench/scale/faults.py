@@ -70,9 +70,13 @@ def starved_replica(fleet: Fleet) -> CaseResult:
             result.rows += rows
     finally:
         starvation.end()
-    by = {(r.case.rsplit(" ", 1)[-1], r.protocol): r.p99_ms for r in result.rows}
+    by = {(r.case.rsplit(" ", 1)[-1], r.protocol): r for r in result.rows}
     for protocol in BACKENDS:
         least, robin = by.get(("leastconn", protocol)), by.get(("roundrobin", protocol))
         if least and robin:
-            result.facts.append(f"{protocol}: p99 {least:.1f} ms with leastconn, {robin:.1f} ms with roundrobin")
+            result.facts.append(
+                f"{protocol}: p99 {least.p99_ms:.1f} ms with leastconn, {robin.p99_ms:.1f} ms with roundrobin; p90 "
+                f"{least.p90_ms:.1f} against {robin.p90_ms:.1f} ms; {least.sent} against {robin.sent} requests in "
+                f"{ALGORITHM_SECONDS:.0f} s (each connection waits for its answer before its next request)"
+            )
     return result

@@ -36,6 +36,7 @@ class Row:
     failed: int
     retried: int
     p99_ms: float
+    p90_ms: float = 0.0
     detail: str = ""
 
 
@@ -103,7 +104,7 @@ def under_load(fleet: Fleet, name: str, seconds: float, act: Callable[[], None])
         retried = after[protocol]["retries"] - before[protocol]["retries"]
         redispatched = after[protocol]["redispatches"] - before[protocol]["redispatches"]
         notes = [result.detail, f"{redispatched} of the retries to another replica" if redispatched else ""]
-        row = Row(name, protocol, result.sent, result.failed, retried + redispatched, result.p99_ms)
+        row = Row(name, protocol, result.sent, result.failed, retried + redispatched, result.p99_ms, result.p90_ms)
         row.detail = "; ".join(filter(None, notes))
         rows.append(row)
     return rows, started, ended

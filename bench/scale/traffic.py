@@ -20,7 +20,7 @@ import numpy as np
 from ..grpc_load import INFER_PATH, grpc_body, h2load_path
 from ..load import json_body, wrk_path
 
-SOAK_LUA = Path(__file__).resolve().parents[1] / "soak.lua"  # paced POSTs, counts what was not a 200
+PACED_LUA = Path(__file__).with_name("paced.lua")  # paced POSTs, counts what was not a 200
 MODEL, INPUT = "digits", "pixels"
 SUMMARY = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored")
 
@@ -30,6 +30,7 @@ class LoadResult:
     sent: int
     failed: int
     p99_ms: float
+    p90_ms: float
     detail: str = ""
 
 
@@ -50,23 +51,23 @@ class RestLoad:
             **os.environ,
             "BENCH_BODY": str(bodies.rest.path),
             "BENCH_CONTENT_TYPE": bodies.rest.content_type,
-            "SOAK_DELAY_MS": f"{pause_ms:.3f}",
+            "PAUSE_MS": f"{pause_ms:.3f}",
         }
         command = [wrk_path(), "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "5s"]
-        command += ["-s", str(SOAK_LUA), f"http://{address}/models/{MODEL}/predict"]
+        command += ["-s", str(PACED_LUA), f"http://{address}/models/{MODEL}/predict"]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def finish(self) -> LoadResult:
         output = self.process.communicate(timeout=120)[0]
-        line = next((x for x in output.splitlines() if x.startswith("SOAK_JSON ")), None)
+        line = next((x for x in output.splitlines() if x.startswith("SCALE_JSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk gave no result:\n{output[-2000:]}")
-        stats = json.loads(line.removeprefix("SOAK_JSON "))
+        stats = json.loads(line.removeprefix("SCALE_JSON "))
         errors = {k: stats[k] for k in ("connect", "read", "write", "timeout") if stats[k]}
-        statuses = {status: s["count"] for status, s in stats["statuses"].items()}
+        statuses = stats["statuses"]
         failed = sum(statuses.values()) + sum(errors.values())
         detail = ", ".join([f"{n} x {s}" for s, n in statuses.items()] + [f"{n} {k} errors" for k, n in errors.items()])
-        return LoadResult(stats["requests"], failed, stats["p99_us"] / 1000, detail)
+        return LoadResult(stats["requests"], failed, stats["p99_us"] / 1000, stats["p90_us"] / 1000, detail)
 
 
 class GrpcLoad:
@@ -97,8 +98,8 @@ class GrpcLoad:
         failed = max(failed, sum(statuses.values()))
         notes = [f"{n} x {'stream error' if s == '-1' else s}" for s, n in statuses.items()]
         notes += [f"{errored} errored" if errored else "", f"{unfinished} in flight at the end" if unfinished else ""]
-        p99 = float(np.percentile(latencies, 99)) if latencies else 0.0
-        return LoadResult(done, failed, p99, ", ".join(filter(None, notes)))
+        p90, p99 = (float(np.percentile(latencies, q)) for q in (90, 99)) if latencies else (0.0, 0.0)
+        return LoadResult(done, failed, p99, p90, ", ".join(filter(None, notes)))
 
 
 @dataclass
