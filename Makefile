@@ -59,7 +59,7 @@ container-test: $(VENV)/.dev-installed
 	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
 	bash $(DOCKER_TOOLS)/ensure-docker.sh
 	bash $(DOCKER_TOOLS)/make-base-image.sh
-	$(PY) -m pytest -m container tests/container
+	$(PY) -m pytest -m container tests/container tests/system
 
 # This commit on a bare python:3.11-slim container (host network): `make run` until ready, then `make test`.
 fresh-check:
