@@ -3,6 +3,7 @@ the rollout or the corrupt version misses its criteria; the kill and the starved
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -24,13 +25,13 @@ RESULTS = ROOT / "bench" / "results"
 REPLICAS = 3
 
 
-def set_up() -> Fleet:
+def set_up(loopback: bool) -> Fleet:
     shutil.rmtree(WORK, ignore_errors=True)
     repository, logs = WORK / "repository", WORK / "logs"
     (repository / MODEL / "1").mkdir(parents=True)
     logs.mkdir()
     shutil.copy(ROOT / "models" / MODEL / "1" / "model.onnx", repository / MODEL / "1" / "model.onnx")
-    network = make_network(REPLICAS)
+    network = make_network(REPLICAS, loopback)
     print(f"replicas: {network.note}", flush=True)
     replicas = [Replica(placement, repository, logs) for placement in network.placements]
     started = time.monotonic()
@@ -51,6 +52,7 @@ def set_up() -> Fleet:
 
 def tear_down(fleet: Fleet) -> None:
     fleet.balancer.stop()
+    (WORK / "logs" / "haproxy.log").write_text(fleet.balancer.log_text() + "\n")
     for replica in fleet.replicas:
         replica.stop()
     fleet.monitor.stop()
@@ -58,9 +60,12 @@ def tear_down(fleet: Fleet) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    parser.add_argument("--loopback", action="store_true", help="replicas on 127.0.0.1 ports, even with namespaces")
+    options = parser.parse_args()
     began = time.monotonic()
     load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    fleet = set_up()
+    fleet = set_up(options.loopback)
     print(f"set up in {time.monotonic() - began:.0f} s (replicas ready in {fleet.startup_seconds:.1f} s)", flush=True)
     cases: list[CaseResult] = []
 
