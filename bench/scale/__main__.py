@@ -38,7 +38,7 @@ def set_up(loopback: bool) -> Fleet:
     try:
         start_all(replicas)
         startup = time.monotonic() - started
-        balancer = Balancer(network.placements)
+        balancer = Balancer(network.placements, logs)
         balancer.wait_all_up()
         monitor = Monitor([p.http for p in network.placements], balancer.stats_address)
         monitor.wait_scraping(REPLICAS)
@@ -52,7 +52,6 @@ def set_up(loopback: bool) -> Fleet:
 
 def tear_down(fleet: Fleet) -> None:
     fleet.balancer.stop()
-    (WORK / "logs" / "haproxy.log").write_text(fleet.balancer.log_text() + "\n")
     for replica in fleet.replicas:
         replica.stop()
     fleet.monitor.stop()

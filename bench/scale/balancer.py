@@ -58,7 +58,7 @@ def haproxy_path() -> str:
 
 
 class Balancer:
-    def __init__(self, placements: list[Placement], balance: str = "leastconn") -> None:
+    def __init__(self, placements: list[Placement], logs: Path, balance: str = "leastconn") -> None:
         self.http = f"127.0.0.1:{free_port()}"
         self.grpc = f"127.0.0.1:{free_port()}"
         self.stats_address = f"127.0.0.1:{free_port()}"
@@ -68,6 +68,7 @@ class Balancer:
             env[f"REPLICA{index}_HTTP"], env[f"REPLICA{index}_GRPC"] = placement.http, placement.grpc
         self.balance = balance
         self.lines: list[tuple[float, str]] = []
+        self._log = (logs / f"haproxy-{balance}.log").open("a")
         self.process = subprocess.Popen(
             [haproxy_path(), "-W", "-db", "-f", str(CONFIG)],
             env=env,
@@ -81,6 +82,8 @@ class Balancer:
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.append((time.time(), line.rstrip("\n")))
+            self._log.write(line)
+        self._log.close()
 
     def stats(self) -> list[dict[str, str]]:
         text = httpx.get(f"http://{self.stats_address}/stats;csv", timeout=5).text

@@ -58,7 +58,7 @@ def starved_replica(fleet: Fleet) -> CaseResult:
         for algorithm in ("leastconn", "roundrobin"):
             if fleet.balancer.balance != algorithm:
                 fleet.balancer.stop()
-                fleet.balancer = Balancer([r.placement for r in fleet.replicas], algorithm)
+                fleet.balancer = Balancer([r.placement for r in fleet.replicas], victim.logs, algorithm)
                 fleet.balancer.wait_all_up()
             before = fleet.balancer.counters()
             rows, _, _ = under_load(fleet, f"{result.name}: {algorithm}", ALGORITHM_SECONDS, lambda: None)
