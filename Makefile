@@ -13,7 +13,7 @@ DEFAULT_MODEL ?= digits
 endif
 
 .PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus curl prometheusrule container-test \
-	docker-build grpc-code fresh-check
+	docker-build grpc-code fresh-check scale-test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,7 @@ container-test: $(VENV)/.dev-installed
 	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
 	bash $(DOCKER_TOOLS)/ensure-docker.sh
 	bash $(DOCKER_TOOLS)/make-base-image.sh
-	$(PY) -m pytest -m container tests/container
+	$(PY) -m pytest -m container tests/container tests/system
 
 # This commit on a bare python:3.11-slim container (host network): `make run` until ready, then `make test`.
 fresh-check:
@@ -134,6 +134,16 @@ soak: $(VENV)/.serve-installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
 	$(PY) -m bench.soak --duration $(DURATION) $(SOAK_ARGS)
+
+# 3 replicas behind haproxy (deploy/haproxy) under steady REST + gRPC load, Prometheus with the shipped rules: rolling
+# restart, new version, corrupt version (exit 1 unless 0 failed and the alert fires), kill -9 and a CPU-starved
+# replica (reported). About 2-3 minutes; table in bench/results/scale-latest.md (bench/scale/__init__.py says more).
+scale-test: $(VENV)/.dev-installed
+	@missing=""; for tool in haproxy:haproxy wrk:wrk h2load:nghttp2-client prometheus:prometheus; do \
+		command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	$(PY) -m bench.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -96,6 +96,9 @@ def check_port_free(host: str, port: int) -> None:
         return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As every listener does (uvicorn's, gRPC's): connections a previous run closed, in TIME_WAIT for a minute,
+        # do not hold the port; a socket listening on it still does (a restart in place must not fail).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -28,6 +28,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from ..core.batcher import BatchReport
 from ..core.model import LoadedModel
@@ -135,8 +136,15 @@ def model_events(shared_dir: Path | None) -> Callable[[ModelEvent], None]:
     first worker to claim it (a file created with O_EXCL in SHARED_DIR/events/, which an earlier run's server
     cleared) counts it, the others do not."""
     claims = shared_dir / EVENTS_DIR if shared_dir is not None else None
+    seen: set[str] = set()
 
     def on_model_event(event: ModelEvent) -> None:
+        if event.name not in seen:
+            # Both outcomes exist from the model's first event on, at 0: a later failure is then an increase that
+            # increase() sees. (A series born at 1 is not one: the alert rule also counts a new series.)
+            seen.add(event.name)
+            MODEL_LOADS.labels(event.name, "success")
+            MODEL_LOADS.labels(event.name, "failure")
         if event.kind in ("loaded", "rejected") and (claims is None or _first_to_claim(claims, event)):
             MODEL_LOADS.labels(event.name, "success" if event.kind == "loaded" else "failure").inc()
         _on_loaded_or_unloaded(event)
@@ -201,10 +209,29 @@ def observe_request(record: RequestRecord, protocol: str, status: int | str, sec
     children[1].observe(seconds)
 
 
-def exposition() -> bytes:
-    """The server's metrics in Prometheus' text format, every worker's summed (CONTENT_TYPE_LATEST)."""
+class Readiness:
+    """sigmoid_serve_ready: 1 when /health/ready answers 200 (every model loaded, not draining), else 0, as the
+    worker answering the scrape sees it (as a probe would). The fleet rules count ready replicas with it, which
+    `up` (answers at all) and model_loaded (a draining replica still serves) cannot tell."""
+
+    ready = False
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        help_text = "1 when /health/ready answers 200 (every model loaded, not draining), else 0."
+        return [GaugeMetricFamily(f"{PREFIX}_ready", help_text, value=int(self.ready))]
+
+
+READINESS = Readiness()
+REGISTRY.register(READINESS)
+
+
+def exposition(ready: bool) -> bytes:
+    """The server's metrics in Prometheus' text format, every worker's summed (CONTENT_TYPE_LATEST); `ready`: whether
+    this worker's readiness is 200 now."""
+    READINESS.ready = ready
     if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(READINESS)
         return generate_latest(registry)
     return generate_latest(REGISTRY)

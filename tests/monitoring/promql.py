@@ -29,7 +29,7 @@ def exported_metric_names() -> set[str]:
     from prometheus_client import REGISTRY
 
     for module in pkgutil.walk_packages(service.__path__, "service."):
-        # The gRPC modules define no metric (they record through observability.py), and their protobuf messages
+        # The gRPC modules define no metric (they record through telemetry/metrics.py), and their protobuf messages
         # cannot share a process with tritonclient.grpc's copy, which other tests in this process import.
         if not module.name.endswith("__main__") and "grpc" not in module.name and ".messages" not in module.name:
             importlib.import_module(module.name)

@@ -214,7 +214,7 @@ def test_health_and_metadata_endpoints(client: httpx.Client) -> None:
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
     assert client.get("/v2/models/linear/ready").json() == {"name": "linear", "ready": True}
-    assert client.get("/v2/models/linear/versions/1/ready").status_code == 503
+    assert client.get("/v2/models/linear/versions/1/ready").status_code == 400  # on disk, not served
     assert client.get("/v2/models/linear/versions/3/ready").status_code == 404
     assert client.get("/v2/models/nope/ready").status_code == 404
     assert client.get("/v2/models/linear/versions/2").json()["versions"] == ["2"]
@@ -241,8 +241,8 @@ def test_not_ready_is_not_a_200(half_ready_server: RunningServer) -> None:
         assert client.get("/v2/health/live").status_code == 200
         ready = client.get("/v2/health/ready")
         assert ready.status_code == 503 and ready.json()["ready"] is False and "broken" in ready.json()["error"]
-        assert client.get("/v2/models/broken/ready").status_code == 503
-        # The 503 body is the documented error body too: it says why.
+        assert client.get("/v2/models/broken/ready").status_code == 400
+        # The 400 body is the documented error body too: it says why.
         body = client.get("/v2/models/broken/ready").json()
         assert body["name"] == "broken" and body["ready"] is False and "not loaded" in body["error"]
         not_loaded = client.post("/v2/models/broken/infer", json={"inputs": GOOD})

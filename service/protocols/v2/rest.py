@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from ...core.errors import InvalidInput, UnsupportedMediaType, as_sent
 from ...core.types import ModelDescription
 from ..examples import (
+    DEMO_MODEL,
     V2_HEALTH_EXAMPLES,
     V2_INFER_RESPONSE_EXAMPLE,
     V2_MODEL_METADATA_EXAMPLE,
@@ -80,18 +81,31 @@ async def ready(request: Request) -> Response:
     return _status({"ready": readiness.ready, **reasons}, "ready")
 
 
-@router.get("/models/{name}/ready", responses={**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404, 503)})
+# Not ready is a 400 with {"ready": false, "error": why}, as Triton answers (the Open Inference Protocol asks for a
+# 4xx): the server is fine, the model is not. A model or version the repository does not hold is a 404, as on every
+# other endpoint, so a client can tell a typo from a model still loading. gRPC ModelReady says the same with OK +
+# ready=false and NOT_FOUND.
+MODEL_READY_RESPONSES = {**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404)}
+MODEL_READY_RESPONSES[400]["description"] = (
+    "Not ready: loading, failed to load, another version served, or shutting down (or a malformed version)"
+)
+MODEL_READY_RESPONSES[400]["content"]["application/json"]["example"] = {
+    "name": DEMO_MODEL,
+    "ready": False,
+    "error": f"model {DEMO_MODEL!r} is not loaded: still loading",
+}
+MODEL_READY_RESPONSES[404]["description"] = "Unknown model, or a version the repository does not hold"
+
+
+@router.get("/models/{name}/ready", responses=MODEL_READY_RESPONSES)
 async def model_ready(name: ModelName, request: Request) -> Response:
-    """200 when the model is served, 503 when it is not (yet)."""
+    """200 when the model is served, 400 when it is not (yet), 404 for a model the repository does not hold."""
     return _model_ready(request, name, None)
 
 
-@router.get(
-    "/models/{name}/versions/{version}/ready",
-    responses={**ok_example(V2_MODEL_READY_EXAMPLE), **error_responses(400, 404, 503)},
-)
+@router.get("/models/{name}/versions/{version}/ready", responses=MODEL_READY_RESPONSES)
 async def model_version_ready(name: ModelName, version: ModelVersionText, request: Request) -> Response:
-    """200 when this version is the one served, 503 when it is not (yet)."""
+    """200 when this version is the one served, 400 when it is not (yet), 404 when it is not in the repository."""
     return _model_ready(request, name, parse_version(version))
 
 
@@ -169,7 +183,7 @@ def _model_ready(request: Request, name: str, version: int | None) -> Response:
     plane = data_plane(request)
     if plane.model_ready(name, version):
         return json_response({"name": name, "ready": True})
-    return json_response({"name": name, "ready": False, "error": _not_ready_reason(plane.describe(name), version)}, 503)
+    return json_response({"name": name, "ready": False, "error": _not_ready_reason(plane.describe(name), version)}, 400)
 
 
 def _not_ready_reason(model: ModelDescription, version: int | None) -> str:
