@@ -15,10 +15,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from model_export.demo_digits import write_validation
-from model_export.optimize import optimize_model
-from model_export.speed import BATCH_SIZES, cpu_name, make_session, measure
-from model_export.validation_data import load_labelled
+from model_export.data.model_rows import load_labelled
+from model_export.demos.digits import write_validation
+from model_export.optimize.optimize_command import optimize_model
+from model_export.optimize.speed import BATCH_SIZES, cpu_name, make_session, measure
 
 from .processes import PYTHON, ROOT
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 
 from model_export.commands import run_calibrate, run_inspect, run_optimize, run_verify
 from model_export.errors import ExportError
-from model_export.head import ACCEPT_FLAG
+from model_export.files import check_output_file
+from model_export.keras.head import ACCEPT_FLAG
+from model_export.keras.load import UNSAFE_FLAG
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
-from model_export.load import UNSAFE_FLAG
-from model_export.output_paths import check_output_file
 
 EXIT_USAGE = 2
 

@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 
 from model_export.errors import ExportError
+from model_export.keras.load import UNSAFE_FLAG, UNSAFE_WARNING
 from model_export.labels import parse_threshold, parse_thresholds_arg
-from model_export.load import UNSAFE_FLAG, UNSAFE_WARNING
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -47,7 +47,7 @@ def run_calibrate(argv: Sequence[str]) -> int:
     parser.add_argument("--target-recall", help="0.9 for every label, or a=0.9,b=0.8: best precision at that recall")
     parser.add_argument("--report", help="write an HTML report (PR curve per label, scores before/after)")
     args = parser.parse_args(argv)
-    from model_export.calibrate import calibrate_model
+    from model_export.calibration.calibrate_command import calibrate_model
 
     result = calibrate_model(
         args.model,
@@ -101,7 +101,7 @@ def run_optimize(argv: Sequence[str]) -> int:
         raise ExportError(f"--max-f1-drop must be between 0 and 1, got {args.max_f1_drop:g}")
     if args.min_speedup < 0:
         raise ExportError(f"--min-speedup must be 0 or more, got {args.min_speedup:g}")
-    from model_export.optimize import OptimizationRefused, optimize_model
+    from model_export.optimize.optimize_command import OptimizationRefused, optimize_model
 
     try:
         result = optimize_model(
@@ -147,8 +147,8 @@ def run_verify(argv: Sequence[str]) -> int:
         UNSAFE_FLAG, action="store_true", help="load Lambda layers (Python code in the model file): trusted files only"
     )
     args = parser.parse_args(argv)
-    from model_export.recheck import verify_exported
-    from model_export.verify import PROBABILITY_TOLERANCE
+    from model_export.parity.compare import PROBABILITY_TOLERANCE
+    from model_export.parity.verify_command import verify_exported
 
     tolerance = PROBABILITY_TOLERANCE if args.tolerance is None else args.tolerance
     outcome = verify_exported(

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.calibration import LabelCalibration, Target, calibrate_label, stored_value
-from model_export.data_checks import check_finite_probabilities
+from model_export.calibration.html_report import LabelPanel, ReportPage, write_report
+from model_export.calibration.reference_rates import reference_rates_entry
+from model_export.calibration.threshold_choice import LabelCalibration, Target, calibrate_label, stored_value
+from model_export.data.checks import check_finite_probabilities
+from model_export.data.model_rows import ORT_DTYPES, load_labelled
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
-from model_export.reference_rates import reference_rates_entry
-from model_export.report_html import LabelPanel, ReportPage, write_report
-from model_export.validation_data import ORT_DTYPES, load_labelled
 from service.contract.metadata import CALIBRATION, THRESHOLDS
 from service.contract.metadata import REFERENCE_RATES as REFERENCE_RATES_KEY
 
@@ -78,7 +78,7 @@ def calibrate_model(
     show_progress: bool = False,
 ) -> CalibrationResult:
     """Choose per-label thresholds on `data`: .npz (one array per model input, plus `y` multi-hot), or JSONL / CSV
-    rows with raw text for text inputs (see text_data.py)."""
+    rows with raw text for text inputs (see data/reader.py)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -167,8 +167,8 @@ def _text_steps(session, model: Path) -> list:
 
 def _predict_rows(session, steps: list, data: Path, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
     """Probabilities and truth from JSONL / CSV / .npz rows, raw texts through the model's text steps."""
-    from model_export.raw_predict import predict_raw
-    from model_export.text_data import read_rows
+    from model_export.data.reader import read_rows
+    from model_export.text.raw_predict import predict_raw
 
     fed = {step.feeds for step in steps}
     columns = [(name, True, "") for name in dict.fromkeys(step.name for step in steps)]

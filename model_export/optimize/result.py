@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_export.label_table import LabelTable
-from model_export.report_html import LabelPanel, ReportPage
-from model_export.speed import SpeedTable
-from model_export.variants import VARIANT_FP16, Candidate
+from model_export.calibration.html_report import LabelPanel, ReportPage
+from model_export.optimize.label_comparison import LabelTable
+from model_export.optimize.speed import SpeedTable
+from model_export.optimize.variants import VARIANT_FP16, Candidate
 
 BASELINE = "float32"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_export.calibration import (
+from model_export.calibration.threshold_choice import (
     METHOD_KEPT,
     Curve,
     LabelCalibration,

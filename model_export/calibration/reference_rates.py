@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model_export.data_checks import check_multi_hot
+from model_export.data.checks import check_multi_hot
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source
 from service.contract.metadata import OUTPUT_PROBABILITIES

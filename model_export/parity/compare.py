@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 
 from model_export.errors import ExportError, reading_problem
-from model_export.load import InputSpec
+from model_export.input_spec import InputSpec
 
 PROBABILITY_TOLERANCE = 1e-5
 # Logits are unbounded, so their bound scales with their magnitude.

@@ -1,7 +1,7 @@
 """optimize_model(): an int8, float16 or graph-optimized version of an exported model, proven label by label.
 
 It builds the candidates (variants.py), scores each per label against the float32 model on the validation rows
-(label_table.py), times each against float32 in one interleaved run (speed.py), and writes the fastest candidate
+(label_comparison.py), times each against float32 in one interleaved run (speed.py), and writes the fastest candidate
 that keeps every label's F1 within bound and is not slower than float32, as a new file or version, with the proof
 in its `optimization` metadata entry. When none qualifies it refuses (OptimizationRefused, with the tables),
 unless forced. ONNX Runtime only: no TensorFlow.
@@ -18,17 +18,16 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from model_export.calibrate import CalibrationResult, calibration_entry, predict
+from model_export.calibration.calibrate_command import CalibrationResult, calibration_entry, predict
+from model_export.calibration.html_report import write_report
+from model_export.data.model_rows import load_inputs, load_labelled
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
-from model_export.label_table import compare_labels
 from model_export.metadata import read_metadata
-from model_export.optimize_result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
-from model_export.progress import progress_bar
-from model_export.report_html import write_report
-from model_export.speed import SAME_SPEED, SpeedTable, cpu_name, make_session, measure
-from model_export.validation_data import load_inputs, load_labelled
-from model_export.variants import (
+from model_export.optimize.label_comparison import compare_labels
+from model_export.optimize.result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
+from model_export.optimize.speed import SAME_SPEED, SpeedTable, cpu_name, make_session, measure
+from model_export.optimize.variants import (
     OUTPUTS,
     VARIANT_FP16,
     VARIANT_GRAPH,
@@ -38,6 +37,7 @@ from model_export.variants import (
     graph_candidate,
     int8_candidates,
 )
+from model_export.progress import progress_bar
 from service.contract.metadata import CALIBRATION, OPTIMIZATION, THRESHOLDS
 
 METADATA_KEY = OPTIMIZATION

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from model_export.data_checks import check_finite_rows, check_multi_hot
+from model_export.data.checks import check_finite_rows, check_multi_hot
 from model_export.errors import ExportError, reading_problem
 
 TEXT_FIELD = "text"

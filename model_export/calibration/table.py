@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model_export.calibration import Scores
+from model_export.calibration.threshold_choice import Scores
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_export.data_checks import check_finite_rows, check_multi_hot
+from model_export.data.checks import check_finite_rows, check_multi_hot
 from model_export.errors import ExportError, reading_problem
 
 TARGET_KEY = "y"
