@@ -18,6 +18,7 @@ import onnx
 
 from model_export.calibration.html_report import LabelPanel, ReportPage, write_report
 from model_export.calibration.reference_rates import reference_rates_entry
+from model_export.calibration.table import format_table
 from model_export.calibration.threshold_choice import LabelCalibration, Target, calibrate_label, stored_value
 from model_export.data.checks import check_finite_probabilities
 from model_export.data.model_rows import ORT_DTYPES, load_labelled
@@ -47,23 +48,12 @@ class CalibrationResult:
         return [choice.threshold for choice in self.labels]
 
     def format(self) -> str:
-        header = f"{'label':<16}{'threshold':>18}{'precision':>18}{'recall':>18}{'f1':>18}  method"
-        lines = [f"calibrated {self.source} on {self.data_file.name} ({self.rows} rows)", header]
-        for c in self.labels:
-            lines.append(
-                f"{c.label:<16}{_pair(c.threshold_before, c.threshold, 'g'):>18}"
-                f"{_pair(c.before.precision, c.after.precision):>18}{_pair(c.before.recall, c.after.recall):>18}"
-                f"{_pair(c.before.f1, c.after.f1):>18}  {c.method}"
-            )
+        lines = [f"calibrated {self.source} on {self.data_file.name} ({self.rows} rows)", *format_table(self.labels)]
         lines += [f"note: {c.note}" for c in self.labels if c.note]
         if self.skipped_rows:
             lines.append(f"note: left out {self.skipped_rows} rows with no token after standardization (answered 400)")
         lines.append(f"wrote      {self.output}")
         return "\n".join(lines)
-
-
-def _pair(before: float, after: float, fmt: str = ".3f") -> str:
-    return f"{before:{fmt}} -> {after:{fmt}}"
 
 
 def calibrate_model(
