@@ -44,8 +44,8 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..18 (tf2onnx refuses above 18)")
     parser.add_argument(
         "--sample-data",
-        help=".npz with one array per input name, for the parity check; for a text model also .jsonl / .csv "
-        "rows of raw text (checked besides the built-in text corpus)",
+        help=".npz with one array per input name, or .jsonl / .csv rows, for the parity check (for a text model, "
+        "raw text checked besides the built-in text corpus); with labels, each label's reference rate",
     )
     parser.add_argument(
         ACCEPT_FLAG,

@@ -75,7 +75,10 @@ def run_optimize(argv: Sequence[str]) -> int:
     )
     parser.add_argument("model", help="exported ONNX model, e.g. models/NAME/1/model.onnx")
     parser.add_argument(
-        "--data", required=True, help=".npz: one array per model input, plus 'y' multi-hot [rows, labels]"
+        "--data",
+        required=True,
+        help="as for calibrate: .npz with one array per model input plus 'y' multi-hot [rows, labels], or .jsonl / "
+        ".csv rows (raw text for text inputs) with labels as names or multi-hot",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", "-o", help="new ONNX file to write (not the input)")
@@ -94,7 +97,10 @@ def run_optimize(argv: Sequence[str]) -> int:
         "--min-speedup", type=float, default=1.0, help="speed-up over float32 required at batch 1 and the best batch"
     )
     parser.add_argument("--force", action="store_true", help="write the best candidate even when it is refused")
-    parser.add_argument("--calibration-data", help=".npz of rows for int8 calibration (default: the --data rows)")
+    parser.add_argument(
+        "--calibration-data",
+        help="rows for int8 calibration, in any --data format; labels not needed (default: the --data rows)",
+    )
     parser.add_argument("--report", help="write an HTML report (both models' PR curves per label)")
     args = parser.parse_args(argv)
     if not 0 <= args.max_f1_drop <= 1:
@@ -139,8 +145,8 @@ def run_verify(argv: Sequence[str]) -> int:
     parser.add_argument("--keras", required=True, help="the source: .keras, .h5 or SavedModel directory")
     parser.add_argument(
         "--data",
-        help=".npz with one array per input (default: random rows, batches 1, 7, 64); for a text model also "
-        ".jsonl / .csv rows of raw text, checked besides the built-in text corpus",
+        help=".npz with one array per input, or .jsonl / .csv rows (default: random rows, batches 1, 7, 64); for a "
+        "text model, rows of raw text checked besides the built-in text corpus",
     )
     parser.add_argument("--tolerance", type=float, default=None, help="max abs error on probabilities (default 1e-5)")
     parser.add_argument(

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_export.calibration.table import LabelRow, format_table
-from model_export.calibration.threshold_choice import METHOD_F1, METHOD_KEPT, Scores, Target, scores_at
+from model_export.calibration.table import format_table
+from model_export.calibration.threshold_choice import METHOD_F1, METHOD_KEPT, LabelRow, Scores, Target, scores_at
 from model_export.errors import ExportError
 from model_export.files import check_writable_folder, make_staging_folder, move_into_place
 from model_export.labels import DEFAULT_THRESHOLD, validate_labels
@@ -159,7 +159,7 @@ def asked_method(entry: dict) -> str:
 
 def _compare(result: PublishResult, calibration, served: ServedVersion | None, labels: list[str], data: Path) -> None:
     """The table: the served version at its thresholds vs the new one at its calibrated thresholds, on `data`."""
-    from model_export.calibration.calibrate_command import score_rows
+    from model_export.data.model_rows import score_rows
 
     new = {c.label: c for c in calibration.labels}
     before: dict[str, tuple[float, Scores]] = {}
@@ -179,7 +179,7 @@ def _compare(result: PublishResult, calibration, served: ServedVersion | None, l
     for label in labels:
         choice = new[label]
         threshold, scores = before.get(label, (choice.threshold_before, choice.before))
-        result.rows.append(LabelRow(label, threshold, choice.threshold, scores, choice.after, choice.method))
+        result.rows.append(LabelRow(label, choice.method, threshold, choice.threshold, scores, choice.after))
 
 
 def _say_uncalibrated(

@@ -15,7 +15,7 @@ from model_export.calibration.threshold_choice import (
     METHOD_KEPT,
     Curve,
     LabelCalibration,
-    Scores,
+    LabelRow,
     Target,
     calibrate_label,
     curve,
@@ -25,13 +25,9 @@ from model_export.calibration.threshold_choice import (
 
 
 @dataclass(frozen=True)
-class LabelComparison:
-    label: str
-    method: str  # how the new threshold was chosen: max_f1, target_..., or kept
-    threshold_before: float
-    threshold: float
-    before: Scores  # float32 model at threshold_before
-    after: Scores  # new model at threshold
+class LabelComparison(LabelRow):
+    """before: the float32 model at threshold_before; after: the new model at its threshold (kept or re-chosen)."""
+
     curve_before: Curve
     choice: LabelCalibration  # the new model's threshold choice (its curve, before/after on the new model)
     note: str | None = None

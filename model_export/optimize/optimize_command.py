@@ -18,9 +18,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from model_export.calibration.calibrate_command import CalibrationResult, calibration_entry, predict
+from model_export.calibration.calibrate_command import CalibrationResult, calibration_entry
 from model_export.calibration.html_report import write_report
-from model_export.data.model_rows import load_inputs, load_labelled
+from model_export.data.model_rows import model_feeds, predict
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
@@ -68,7 +68,8 @@ def optimize_model(
     seconds_per_batch: float = 1.5,
     show_progress: bool = False,
 ) -> OptimizationResult:
-    """Write an optimized version of `model`; `data` is .npz with one array per model input plus `y` multi-hot."""
+    """Write an optimized version of `model`, judged on `data`: the labelled rows calibrate reads (.npz with one array
+    per model input plus `y` multi-hot, or JSONL / CSV rows, with raw text for text inputs)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -83,8 +84,8 @@ def optimize_model(
         raise ExportError(
             f"{model} has outputs {outputs}, not [probabilities, logits]; was it written by model_export?"
         )
-    inputs, truth = load_labelled(data, float_session, len(metadata.labels))
-    calibration_rows = load_inputs(Path(calibration_data), float_session) if calibration_data else inputs
+    inputs, truth, left_out = model_feeds(data, float_session, model, metadata.labels)
+    calibration_rows = model_feeds(Path(calibration_data), float_session, model).feeds if calibration_data else inputs
     methods, thresholds_note = _threshold_methods(metadata.props, metadata.labels, keep_thresholds)
     float_probabilities = predict(float_session, inputs)
 
@@ -108,7 +109,7 @@ def optimize_model(
         gate_batches = _judge(measured, speed, max_f1_drop, min_speedup)
         chosen = _choose(measured, max_f1_drop)
         result = OptimizationResult(
-            model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note
+            model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note, left_out=left_out
         )
         result.entry = _optimization_entry(result, max_f1_drop, min_speedup, force, calibration_data, data)
         refused = bool(chosen.problems) and not force

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from model_export.calibration.calibrate_command import CalibrationResult
-from model_export.calibration.table import LabelRow, format_table
-from model_export.calibration.threshold_choice import LabelCalibration, Scores, curve
+from model_export.calibration.table import format_table
+from model_export.calibration.threshold_choice import LabelCalibration, LabelRow, Scores, curve
 from model_export.optimize.label_comparison import LabelComparison, LabelTable
 
 BEFORE, AFTER = Scores(tp=3, fp=1, fn=1, tn=5), Scores(tp=4, fp=0, fn=0, tn=6)
@@ -27,7 +27,7 @@ ROWS = [
 
 
 def test_publish_prints_the_readme_layout() -> None:
-    rows = [LabelRow(label, before, after, BEFORE, AFTER, method) for label, before, after, method in ROWS]
+    rows = [LabelRow(label, method, before, after, BEFORE, AFTER) for label, before, after, method in ROWS]
     assert format_table(rows) == EXPECTED
 
 
