@@ -1,4 +1,5 @@
-"""calibrate_model(): per-label thresholds from validation data, written into a new model file or version.
+"""calibrate_model(), what the `calibrate` command runs: thresholds chosen on validation data, written into a new
+model file or version.
 
 Runs the exported ONNX model with ONNX Runtime; no TensorFlow is imported. Never edits a model in
 place: the output is a new file, or the next version folder beside the source's (created atomically,

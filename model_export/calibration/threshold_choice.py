@@ -1,4 +1,4 @@
-"""Per-label threshold choice from validation probabilities (numpy only).
+"""Choosing one label's threshold from validation probabilities (numpy only); `calibrate` runs it per label.
 
 Serving decides `p >= threshold` on float32 probabilities with float32 thresholds. Every threshold
 chosen here is a float32 value lying between two neighbouring observed probabilities (upper one

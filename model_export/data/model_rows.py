@@ -59,7 +59,8 @@ def read_model_rows(
 ) -> tuple[Rows, np.ndarray | None]:
     """The file's rows for `session` (texts by their step's input name), and their multi-hot labels when asked."""
     columns = [Column(name, is_text=True) for name in dict.fromkeys(step.name for step in steps)]
-    numeric = [node for node in session.get_inputs() if node.name in numeric_inputs(session, steps)]
+    numbers = set(numeric_inputs(session, steps))
+    numeric = [node for node in session.get_inputs() if node.name in numbers]
     for node in numeric:
         if node.type not in ORT_DTYPES:
             raise ExportError(f"model input {node.name!r} has type {node.type}, which cannot be fed from {path.name}")

@@ -1,4 +1,5 @@
-"""optimize_model(): an int8, float16 or graph-optimized version of an exported model, proven label by label.
+"""optimize_model(), what the `optimize` command runs: an int8, float16 or graph-optimized version of an exported
+model, proven label by label.
 
 It builds the candidates (variants.py), scores each per label against the float32 model on the validation rows
 (label_comparison.py), times each against float32 in one interleaved run (speed.py), and writes the fastest candidate

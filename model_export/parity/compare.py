@@ -1,4 +1,7 @@
-"""Prove an exported model before it is written: ONNX checker, then ONNX Runtime parity with the source."""
+"""ONNX Runtime's answers against the source's: the tolerances, the ONNX checker, and the comparison on numeric batches.
+
+`export` runs it before writing, `verify` on a written model (both through proof.py); text models compare the same
+way from raw strings (text.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""verify_exported(): re-run the parity check of an exported ONNX model against its Keras source."""
+"""verify_exported(), what the `verify` command runs: a written ONNX model's parity with its Keras source, again."""
 
 from __future__ import annotations
 
