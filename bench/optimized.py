@@ -15,10 +15,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from model_export.demo_digits import write_validation
-from model_export.optimize import optimize_model
-from model_export.speed import BATCH_SIZES, cpu_name, make_session, measure
-from model_export.validation_data import load_labelled
+from model_export.data.model_rows import model_feeds
+from model_export.demos.digits import write_validation
+from model_export.optimize.optimize_command import optimize_model
+from model_export.optimize.speed import BATCH_SIZES, cpu_name, make_session, measure
 
 from .processes import PYTHON, ROOT
 
@@ -53,7 +53,7 @@ def bench_model(name: str, paths: dict[str, str], seconds: float, workdir: Path)
         result = optimize_model(model, validation, output, variant=variant, force=True, seconds_per_batch=seconds)
         variants[variant] = {"path": output, "result": result}
     float_session = make_session(model)
-    inputs, _ = load_labelled(validation, float_session, len(variants["int8"]["result"].chosen.table.labels))
+    inputs = model_feeds(validation, float_session, model).feeds
     sessions = {"float32": float_session, **{v: make_session(info["path"]) for v, info in variants.items()}}
     speed = measure(sessions, inputs, BATCH_SIZES, seconds_per_batch=seconds)
     return {

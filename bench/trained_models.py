@@ -58,7 +58,7 @@ def train_and_export(name: str, out: Path) -> dict[str, str]:
     import tensorflow as tf
 
     from model_export import calibrate_model, export_model
-    from model_export.demo_digits import LABELS, digit_images, digit_labels, split_digits
+    from model_export.demos.digits import LABELS, digit_images, digit_labels, split_digits
 
     tf.config.experimental.enable_op_determinism()
     size, channels, epochs = MODELS[name]

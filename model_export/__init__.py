@@ -21,11 +21,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from model_export.calibrate import calibrate_model
+    from model_export.calibration.calibrate_command import calibrate_model
     from model_export.describe import describe_model
     from model_export.export import ExportReport, export_model
     from model_export.metadata import read_metadata
-    from model_export.recheck import verify_exported
+    from model_export.parity.verify_command import verify_exported
 
 
 def __getattr__(name: str) -> Any:
@@ -39,7 +39,7 @@ def __getattr__(name: str) -> Any:
 
         return read_metadata
     if name == "calibrate_model":  # ONNX Runtime only: no TensorFlow
-        from model_export.calibrate import calibrate_model
+        from model_export.calibration.calibrate_command import calibrate_model
 
         return calibrate_model
     if name == "describe_model":
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
 
         return describe_model
     if name == "verify_exported":
-        from model_export.recheck import verify_exported
+        from model_export.parity.verify_command import verify_exported
 
         return verify_exported
     raise AttributeError(f"module 'model_export' has no attribute {name!r}")

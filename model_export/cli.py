@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 
 from model_export.commands import run_calibrate, run_inspect, run_optimize, run_verify
 from model_export.errors import ExportError
-from model_export.head import ACCEPT_FLAG
+from model_export.files import check_output_file
+from model_export.keras.head import ACCEPT_FLAG
+from model_export.keras.load import UNSAFE_FLAG
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
-from model_export.load import UNSAFE_FLAG
-from model_export.output_paths import check_output_file
 
 EXIT_USAGE = 2
 
@@ -44,8 +44,8 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13..18 (tf2onnx refuses above 18)")
     parser.add_argument(
         "--sample-data",
-        help=".npz with one array per input name, for the parity check; for a text model also .jsonl / .csv "
-        "rows of raw text (checked besides the built-in text corpus)",
+        help=".npz with one array per input name, or .jsonl / .csv rows, for the parity check (for a text model, "
+        "raw text checked besides the built-in text corpus); with labels, each label's reference rate",
     )
     parser.add_argument(
         ACCEPT_FLAG,

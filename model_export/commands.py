@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 
 from model_export.errors import ExportError
+from model_export.keras.load import UNSAFE_FLAG, UNSAFE_WARNING
 from model_export.labels import parse_threshold, parse_thresholds_arg
-from model_export.load import UNSAFE_FLAG, UNSAFE_WARNING
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -47,7 +47,7 @@ def run_calibrate(argv: Sequence[str]) -> int:
     parser.add_argument("--target-recall", help="0.9 for every label, or a=0.9,b=0.8: best precision at that recall")
     parser.add_argument("--report", help="write an HTML report (PR curve per label, scores before/after)")
     args = parser.parse_args(argv)
-    from model_export.calibrate import calibrate_model
+    from model_export.calibration.calibrate_command import calibrate_model
 
     result = calibrate_model(
         args.model,
@@ -75,7 +75,10 @@ def run_optimize(argv: Sequence[str]) -> int:
     )
     parser.add_argument("model", help="exported ONNX model, e.g. models/NAME/1/model.onnx")
     parser.add_argument(
-        "--data", required=True, help=".npz: one array per model input, plus 'y' multi-hot [rows, labels]"
+        "--data",
+        required=True,
+        help="as for calibrate: .npz with one array per model input plus 'y' multi-hot [rows, labels], or .jsonl / "
+        ".csv rows (raw text for text inputs) with labels as names or multi-hot",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", "-o", help="new ONNX file to write (not the input)")
@@ -94,14 +97,17 @@ def run_optimize(argv: Sequence[str]) -> int:
         "--min-speedup", type=float, default=1.0, help="speed-up over float32 required at batch 1 and the best batch"
     )
     parser.add_argument("--force", action="store_true", help="write the best candidate even when it is refused")
-    parser.add_argument("--calibration-data", help=".npz of rows for int8 calibration (default: the --data rows)")
+    parser.add_argument(
+        "--calibration-data",
+        help="rows for int8 calibration, in any --data format; labels not needed (default: the --data rows)",
+    )
     parser.add_argument("--report", help="write an HTML report (both models' PR curves per label)")
     args = parser.parse_args(argv)
     if not 0 <= args.max_f1_drop <= 1:
         raise ExportError(f"--max-f1-drop must be between 0 and 1, got {args.max_f1_drop:g}")
     if args.min_speedup < 0:
         raise ExportError(f"--min-speedup must be 0 or more, got {args.min_speedup:g}")
-    from model_export.optimize import OptimizationRefused, optimize_model
+    from model_export.optimize.optimize_command import OptimizationRefused, optimize_model
 
     try:
         result = optimize_model(
@@ -139,16 +145,16 @@ def run_verify(argv: Sequence[str]) -> int:
     parser.add_argument("--keras", required=True, help="the source: .keras, .h5 or SavedModel directory")
     parser.add_argument(
         "--data",
-        help=".npz with one array per input (default: random rows, batches 1, 7, 64); for a text model also "
-        ".jsonl / .csv rows of raw text, checked besides the built-in text corpus",
+        help=".npz with one array per input, or .jsonl / .csv rows (default: random rows, batches 1, 7, 64); for a "
+        "text model, rows of raw text checked besides the built-in text corpus",
     )
     parser.add_argument("--tolerance", type=float, default=None, help="max abs error on probabilities (default 1e-5)")
     parser.add_argument(
         UNSAFE_FLAG, action="store_true", help="load Lambda layers (Python code in the model file): trusted files only"
     )
     args = parser.parse_args(argv)
-    from model_export.recheck import verify_exported
-    from model_export.verify import PROBABILITY_TOLERANCE
+    from model_export.parity.compare import PROBABILITY_TOLERANCE
+    from model_export.parity.verify_command import verify_exported
 
     tolerance = PROBABILITY_TOLERANCE if args.tolerance is None else args.tolerance
     outcome = verify_exported(

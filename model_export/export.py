@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from model_export.files import sha256_of_source, write_atomically
+from model_export.files import check_output_file, sha256_of_source, write_atomically
+from model_export.keras.load import UNSAFE_WARNING, LoadedSource, load_source
 from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
-from model_export.load import UNSAFE_WARNING, LoadedSource, load_source
-from model_export.output_paths import check_output_file
-from model_export.parity import prove_parity
+from model_export.parity.compare import DEFAULT_BATCH_SIZES
+from model_export.parity.proof import prove_parity
 from model_export.progress import progress_bar
-from model_export.verify import DEFAULT_BATCH_SIZES
 from service.contract.metadata import EXPORTED_AT, EXPORTER_VERSION, HEAD, LOGITS_EXACT, SOURCE_SHA256
 from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
 from service.contract.text.spec import dump_specs
@@ -81,10 +80,13 @@ def export_model(
     unsafe_deserialization: bool = False,
 ) -> ExportReport:
     """Export `source` to `output` (ONNX), or raise ExportError and write nothing."""
-    from model_export import convert, head, onnx_edit, text_model, verify
+    from model_export.convert import graph_edits, to_onnx
+    from model_export.keras import head
     from model_export.metadata import apply_metadata, build_metadata_props
+    from model_export.parity import compare
+    from model_export.text import plan
 
-    convert.check_opset(opset)
+    to_onnx.check_opset(opset)
     labels = validate_labels(labels)
     threshold_values = resolve_thresholds(labels, thresholds, default_threshold)
     output = check_output_file(output, "output")
@@ -94,7 +96,7 @@ def export_model(
         advance(description="tracing the model")
         onnx_inputs = loaded.inputs
         if loaded.subclassed:
-            frozen = convert.freeze_keras(loaded.keras_model, loaded.inputs)
+            frozen = to_onnx.freeze_keras(loaded.keras_model, loaded.inputs)
             decision = head.decide_subclassed_head(
                 loaded.keras_model, frozen.output_op_type, loaded.loss, accept_sigmoid_output
             )
@@ -102,30 +104,30 @@ def export_model(
             decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
             graph_model = decision.graph_model
             if loaded.text is not None:  # convert what follows the text layers; they become the text steps
-                graph_model, onnx_inputs = text_model.cut_model(graph_model, loaded.text), loaded.text.onnx_inputs
-            frozen = convert.freeze_keras(graph_model, onnx_inputs)
+                graph_model, onnx_inputs = plan.cut_model(graph_model, loaded.text), loaded.text.onnx_inputs
+            frozen = to_onnx.freeze_keras(graph_model, onnx_inputs)
             decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)
         else:
-            frozen = convert.freeze_signature(loaded.signature, loaded.inputs)
+            frozen = to_onnx.freeze_signature(loaded.signature, loaded.inputs)
             decision = head.decide_graph_head(frozen.output_op_type, accept_sigmoid_output)
         validate_labels(labels, frozen.output_width)
 
         advance(description="converting with tf2onnx")
-        model = convert.graph_to_onnx(frozen, opset)
+        model = to_onnx.graph_to_onnx(frozen, opset)
         advance(description="checking the ONNX graph")
         input_names = [spec.name for spec in onnx_inputs]
         renames = dict(zip(frozen.input_tensor_names, input_names, strict=True))
-        onnx_edit.rewrite_erfc(model.graph)
-        onnx_edit.check_known_ops(model)
-        onnx_edit.finish_graph(model, renames, frozen.output_tensor_name, decision.logits_exact, len(labels))
-        onnx_edit.check_graph_inputs(model, input_names)
+        graph_edits.rewrite_erfc(model.graph)
+        graph_edits.check_known_ops(model)
+        graph_edits.finish_graph(model, renames, frozen.output_tensor_name, decision.logits_exact, len(labels))
+        graph_edits.check_graph_inputs(model, input_names)
 
         provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
         props = build_metadata_props(labels, threshold_values, provenance)
         doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
         apply_metadata(model, props, doc, VERSION)
         model.graph.name = output.parent.parent.name or "model"
-        verify.check_onnx_model(model)
+        compare.check_onnx_model(model)
 
         advance(description="checking parity with ONNX Runtime")
         parity = prove_parity(
@@ -133,7 +135,7 @@ def export_model(
             loaded,
             decision,
             sample_data,
-            verify.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
+            compare.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
             batch_sizes,
             seed,
             n_labels=len(labels),
@@ -174,7 +176,7 @@ def _add_reference_rates(
     labels: list[str],
     thresholds: list[float],
 ) -> None:
-    from model_export.reference_rates import sample_reference_rates
+    from model_export.calibration.reference_rates import sample_reference_rates
     from service.contract.metadata import REFERENCE_RATES as METADATA_KEY
 
     entry = sample_reference_rates(model, all_rows, sample_data, labels, thresholds)

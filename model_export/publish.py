@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_export.calibration import METHOD_F1, METHOD_KEPT, Scores, Target, scores_at
+from model_export.calibration.table import format_table
+from model_export.calibration.threshold_choice import METHOD_F1, METHOD_KEPT, LabelRow, Scores, Target, scores_at
 from model_export.errors import ExportError
-from model_export.files import make_staging_folder, move_into_place
+from model_export.files import check_writable_folder, make_staging_folder, move_into_place
 from model_export.labels import DEFAULT_THRESHOLD, validate_labels
-from model_export.output_paths import check_writable_folder
-from model_export.publish_table import LabelRow, format_table
 from model_export.repository import ServedVersion, check_model_name, next_free_version, served_version
 from service.contract.repository import MODEL_FILE
 
@@ -66,7 +65,7 @@ def publish_version(
     show_progress: bool = False,
 ) -> PublishResult:
     """Export `source` as REPOSITORY/NAME/<next free version>/model.onnx, calibrated on `data` when given."""
-    from model_export.calibrate import calibrate_model, resolve_targets
+    from model_export.calibration.calibrate_command import calibrate_model, resolve_targets
     from model_export.export import DEFAULT_OPSET, export_model
 
     repository, labels = Path(repository), validate_labels(labels)
@@ -160,7 +159,7 @@ def asked_method(entry: dict) -> str:
 
 def _compare(result: PublishResult, calibration, served: ServedVersion | None, labels: list[str], data: Path) -> None:
     """The table: the served version at its thresholds vs the new one at its calibrated thresholds, on `data`."""
-    from model_export.calibrate import score_rows
+    from model_export.data.model_rows import score_rows
 
     new = {c.label: c for c in calibration.labels}
     before: dict[str, tuple[float, Scores]] = {}
@@ -180,7 +179,7 @@ def _compare(result: PublishResult, calibration, served: ServedVersion | None, l
     for label in labels:
         choice = new[label]
         threshold, scores = before.get(label, (choice.threshold_before, choice.before))
-        result.rows.append(LabelRow(label, threshold, choice.threshold, scores, choice.after, choice.method))
+        result.rows.append(LabelRow(label, choice.method, threshold, choice.threshold, scores, choice.after))
 
 
 def _say_uncalibrated(

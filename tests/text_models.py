@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from model_export.text_corpus import TRICKY_TEXTS
+from model_export.text.corpus import TRICKY_TEXTS
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["animals", "food", "weather"]

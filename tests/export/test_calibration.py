@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from model_export import ExportError
-from model_export.calibrate import calibrate_model
-from model_export.calibration import Target, calibrate_label, curve, scores_at, threshold_between
-from model_export.demo_digits import LABELS, write_validation
+from model_export.calibration.calibrate_command import calibrate_model
+from model_export.calibration.threshold_choice import Target, calibrate_label, curve, scores_at, threshold_between
+from model_export.demos.digits import LABELS, write_validation
 from model_export.metadata import read_metadata
 from service.core.model import LoadedModel
 from service.core.types import InferenceResult

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_export.demo_digits import LABELS
+from model_export.demos.digits import LABELS
 from tests.server import unprivileged
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.demo_digits import LABELS, digit_labels
+from model_export.demos.digits import LABELS, digit_labels
 from model_export.metadata import read_metadata
 from tests.export.helpers import numpy_sigmoid, run_onnx
 

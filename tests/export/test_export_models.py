@@ -10,8 +10,8 @@ import onnx
 import pytest
 
 from model_export import export_model, read_metadata
-from model_export.load import call_keras
-from model_export.verify import PROBABILITY_TOLERANCE
+from model_export.keras.load import call_keras
+from model_export.parity.compare import PROBABILITY_TOLERANCE
 from tests.export.helpers import numpy_sigmoid, run_onnx, temp_leftovers
 
 keras = pytest.importorskip("keras")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model_export import ExportError, export_model
-from model_export.inference_model import with_sigmoid
+from model_export.keras.inference_model import with_sigmoid
 from tests.export.helpers import numpy_sigmoid, run_onnx
 
 LABELS = ["a", "b", "c"]

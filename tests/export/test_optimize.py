@@ -18,10 +18,10 @@ import numpy as np
 import onnx
 import pytest
 
-from model_export.calibration import Target, calibrate_label
+from model_export.calibration.threshold_choice import Target, calibrate_label
 from model_export.describe import describe_model, format_description
 from model_export.metadata import read_metadata
-from model_export.optimize import optimize_model
+from model_export.optimize.optimize_command import optimize_model
 from tests.export.helpers import run_onnx
 from tests.export.trained_cnn import NAME
 from tests.server import RunningServer

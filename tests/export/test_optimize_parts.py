@@ -9,13 +9,13 @@ import onnx
 import pytest
 
 from model_export import ExportError
-from model_export.calibrate import calibrate_model
-from model_export.calibration import Target
-from model_export.label_table import compare_labels
-from model_export.optimize import _choose, _problems
-from model_export.optimize_result import Measured
-from model_export.speed import batch_of
-from model_export.variants import VARIANT_INT8, Candidate, head_nodes
+from model_export.calibration.calibrate_command import calibrate_model
+from model_export.calibration.threshold_choice import Target
+from model_export.optimize.label_comparison import compare_labels
+from model_export.optimize.optimize_command import _choose, _problems
+from model_export.optimize.result import Measured
+from model_export.optimize.speed import batch_of
+from model_export.optimize.variants import VARIANT_INT8, Candidate, head_nodes
 
 DEMO = Path(__file__).resolve().parents[2] / "models" / "digits" / "1" / "model.onnx"
 

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from model_export import ExportError
-from model_export.verify import Reference, sigmoid, verify_parity
+from model_export.parity.compare import Reference, sigmoid, verify_parity
 from tests.onnx_models import linear_model
 
 

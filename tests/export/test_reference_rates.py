@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from model_export import ExportError, export_model, read_metadata
-from model_export.calibrate import calibrate_model
-from model_export.demo_digits import write_validation
+from model_export.calibration.calibrate_command import calibrate_model
+from model_export.demos.digits import write_validation
 from model_export.describe import describe_model, format_description
 from service.contract.reference_rates import METADATA_KEY, parse_reference_rates
 from service.core.model import LoadedModel

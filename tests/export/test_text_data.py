@@ -10,10 +10,10 @@ import onnx
 import pytest
 
 from model_export import ExportError, export_model
-from model_export.calibrate import calibrate_model
-from model_export.demo_docstrings import write_validation
-from model_export.docstrings_corpus import LABELS
-from model_export.recheck import verify_exported
+from model_export.calibration.calibrate_command import calibrate_model
+from model_export.demos.docstrings import write_validation
+from model_export.demos.docstrings_corpus import LABELS
+from model_export.parity.verify_command import verify_exported
 from service.contract.text.keras_layers import text_steps_from_metadata
 from tests.text_models import CONFIGS_BY_NAME, CORPUS, train
 from tests.text_models import LABELS as TOY_LABELS

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from model_export.docstrings_corpus import LABELS, MODULE_TOPICS, load_corpus
+from model_export.demos.docstrings_corpus import LABELS, MODULE_TOPICS, load_corpus
 from model_export.metadata import read_metadata
 from service.contract.text.keras_layers import text_steps_from_metadata
 

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from model_export.text_corpus import TRICKY_TEXTS
-from model_export.text_layers import text_layer_spec
+from model_export.text.corpus import TRICKY_TEXTS
+from model_export.text.layers import text_layer_spec
 from service.contract.errors import InvalidText
 from service.contract.text.keras_layers import TextStep
 

@@ -12,7 +12,7 @@ import pytest
 
 from model_export import export_model
 from model_export.cli import SUBCOMMANDS
-from model_export.recheck import verify_exported
+from model_export.parity.verify_command import verify_exported
 
 keras = pytest.importorskip("keras")
 

@@ -25,7 +25,7 @@ def build_trained_cnn(directory: Path) -> TrainedCnn:
     import keras
 
     from model_export import calibrate_model, export_model
-    from model_export.demo_digits import LABELS, digit_images, digit_labels, split_digits
+    from model_export.demos.digits import LABELS, digit_images, digit_labels, split_digits
 
     keras.utils.set_random_seed(0)
     x_train, x_held_out, d_train, d_held_out = split_digits()

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
-from model_export.calibrate import calibrate_model
-from model_export.demo_digits import split_digits, write_validation
+from model_export.calibration.calibrate_command import calibrate_model
+from model_export.demos.digits import split_digits, write_validation
 from model_export.metadata import read_metadata
 from service.contract.reference_rates import parse_reference_rates
 from tests.prometheus import RunningPrometheus, prometheus_scraping

@@ -34,6 +34,12 @@ def take(rows: Rows, positions: Sequence[int]) -> dict[str, Any]:
     return {name: [v[i] for i in positions] if isinstance(v, list) else v[list(positions)] for name, v in rows.items()}
 
 
+def numeric_inputs(session: Any, steps: Sequence[TextStep]) -> list[str]:
+    """The ONNX inputs no text step feeds: their rows are numbers, fed as they are."""
+    fed = {step.feeds for step in steps}
+    return [node.name for node in session.get_inputs() if node.name not in fed]
+
+
 def answerable_rows(steps: Sequence[TextStep], rows: Rows) -> list[int]:
     """Rows every step can read (the others get a 400 from the service: no token after standardization)."""
     scored = []
@@ -52,8 +58,7 @@ def predict_raw(
 ) -> RawPrediction:
     """Every answerable row: texts through their steps, equal token counts stacked, one ONNX Runtime call a group."""
     if numeric is None:
-        fed = {step.feeds for step in steps}
-        numeric = [node.name for node in session.get_inputs() if node.name not in fed]
+        numeric = numeric_inputs(session, steps)
     scored = answerable_rows(steps, rows)
     width = session.get_outputs()[0].shape[-1]  # the exporter writes [batch, n_labels]
     probabilities = np.zeros((len(scored), width), np.float32)
@@ -72,3 +77,24 @@ def predict_raw(
             probabilities[start + positions], logits[start + positions] = p, lg
             sizes.append(len(positions))
     return RawPrediction(probabilities, logits, scored, sizes)
+
+
+def stacked_feeds(session: Any, steps: Sequence[TextStep], rows: Rows) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Every answerable row in one array per ONNX input (texts through their steps), and which rows those are.
+
+    For callers that cut their own batches (optimize scores, times and calibrates int8 on them). A step that gives
+    each text its own number of token ids makes rows that do not stack: refused, naming the layer."""
+    for step in steps:
+        if step.variable_length:
+            raise ExportError(
+                f"{step.spec.layer} layer '{step.feeds}' gives each text its own number of token ids (it has no "
+                "output_sequence_length), so its rows do not stack into the batches this command scores and times; "
+                "set output_sequence_length on the layer and export the model again"
+            )
+    numeric = numeric_inputs(session, steps)
+    if not steps:
+        return {name: np.asarray(rows[name]) for name in numeric}, list(range(row_count(rows)))
+    scored = answerable_rows(steps, rows)
+    selected = take(rows, scored)
+    feeds = {step.feeds: step.transform(selected[step.name]) for step in steps}
+    return feeds | {name: np.asarray(selected[name]) for name in numeric}, scored

@@ -1,7 +1,7 @@
 """What parity is proved against, and on which rows: shared by `export` (before writing) and `verify` (after).
 
 Numeric models: random rows (or the user's sample data) at a few batch sizes. Text models: raw strings through the
-service's text steps (text_parity.py). The reference is always the Keras source's own answer, sigmoid(logits).
+service's text steps (parity/text.py). The reference is always the Keras source's own answer, sigmoid(logits).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from model_export.load import LoadedSource, call_keras
-from model_export.verify import Reference, VerificationReport
+from model_export.data.reader import read_sample_rows
+from model_export.keras.load import LoadedSource, call_keras
+from model_export.parity.compare import Reference, VerificationReport, random_inputs, sigmoid, verify_parity
+from model_export.parity.text import verify_text_parity
 
 DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
 
@@ -40,13 +42,8 @@ def prove_parity(
     on_batch: Callable[[], None] | None = None,
 ) -> ParityOutcome:
     """ExportError when ONNX Runtime and Keras disagree (or when the data cannot be read)."""
-    from model_export import verify
-
     reference = keras_reference(loaded, decision)
     if loaded.text is not None:
-        from model_export.text_data import read_sample_rows
-        from model_export.text_parity import verify_text_parity
-
         samples = None if sample_data is None else read_sample_rows(sample_data, loaded.inputs)
         text = verify_text_parity(
             model, loaded.text, loaded.inputs, reference, tolerance, samples, _int_high(loaded), seed
@@ -55,7 +52,7 @@ def prove_parity(
             on_batch()
         return ParityOutcome(text.report, text)
     batches = sample_batches(loaded, sample_data, batch_sizes, seed)
-    report = verify.verify_parity(model, batches, reference, tolerance, n_labels=n_labels, on_batch=on_batch)
+    report = verify_parity(model, batches, reference, tolerance, n_labels=n_labels, on_batch=on_batch)
     return ParityOutcome(report, batches=batches)
 
 
@@ -63,14 +60,12 @@ def sample_batches(
     loaded: LoadedSource, sample_data: str | Path | None, batch_sizes: Sequence[int], seed: int
 ) -> list[dict[str, np.ndarray]]:
     """Numeric parity rows: the sample data's first row and all of it, or random rows at each batch size."""
-    from model_export import verify
-
     if sample_data is not None:
-        full = verify.load_sample_data(sample_data, loaded.inputs)
+        full = read_sample_rows(sample_data, loaded.inputs)
         first_row = {name: array[:1] for name, array in full.items()}
         return [first_row, full]
     rng = np.random.default_rng(seed)
-    return [verify.random_inputs(loaded.inputs, size, _int_high(loaded), rng) for size in batch_sizes]
+    return [random_inputs(loaded.inputs, size, _int_high(loaded), rng) for size in batch_sizes]
 
 
 def _int_high(loaded: LoadedSource) -> int:
@@ -92,7 +87,6 @@ def embedding_input_dim(model: Any) -> int | None:
 
 def keras_reference(loaded: LoadedSource, decision: Any) -> Callable[[dict[str, np.ndarray]], Reference]:
     """batch -> what the source says: sigmoid(logits), the logits, and its own sigmoid output when it had one."""
-    from model_export.verify import sigmoid
     from service.contract.metadata import HEAD_LOGITS_RECOVERED
 
     model_output = loaded.model_output

@@ -1,7 +1,7 @@
 """Train and export the demo model: multi-label facts about scikit-learn's 8x8 handwritten digits.
 
-    python -m model_export.demo_digits [--output models/digits/1/model.onnx]
-    python -m model_export.demo_digits --write-validation val.npz   # held-out split, for calibrate
+    python -m model_export.demos.digits [--output models/digits/1/model.onnx]
+    python -m model_export.demos.digits --write-validation val.npz   # held-out split, for calibrate
 
 Labels are not mutually exclusive (8 is even, closed-loop and not prime), which is what a
 sigmoid head is for. Clients send raw pixel rows (0..16); the scaling lives inside the model.
@@ -82,7 +82,7 @@ def build_model():  # -> keras.Model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_export.demo_digits", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m model_export.demos.digits", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="models/digits/1/model.onnx", type=Path)
     parser.add_argument("--examples", type=Path, help="default: examples.json beside the version folder")
     parser.add_argument("--epochs", type=int, default=60)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import precision_recall_fscore_support
 
     from model_export import export_model, read_metadata
-    from model_export.verify import sigmoid
+    from model_export.parity.compare import sigmoid
 
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()

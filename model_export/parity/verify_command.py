@@ -1,4 +1,4 @@
-"""verify_exported(): re-run the parity check of an exported ONNX model against its Keras source."""
+"""verify_exported(), what the `verify` command runs: a written ONNX model's parity with its Keras source, again."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import onnx
 from model_export.errors import ExportError
 from model_export.files import sha256_of_source
 from model_export.metadata import read_metadata
+from model_export.parity.compare import DEFAULT_BATCH_SIZES, PROBABILITY_TOLERANCE, VerificationReport
 from model_export.progress import progress_bar
-from model_export.verify import DEFAULT_BATCH_SIZES, PROBABILITY_TOLERANCE, VerificationReport
 from service.contract.metadata import HEAD, HEAD_SIGMOID_ACCEPTED, SOURCE_SHA256
 
 
@@ -58,9 +58,9 @@ def verify_exported(
     unsafe_deserialization: bool = False,
 ) -> VerifyOutcome:
     """Parity of `model` (ONNX) with `source` (Keras/SavedModel). Raises ExportError when it cannot check."""
-    from model_export import head
-    from model_export.load import load_source
-    from model_export.parity import prove_parity
+    from model_export.keras import head
+    from model_export.keras.load import load_source
+    from model_export.parity.proof import prove_parity
 
     model, source = Path(model), Path(source)
     if not model.is_file():

@@ -13,7 +13,7 @@ from typing import Any
 
 from model_export.errors import ExportError
 from model_export.input_spec import InputSpec
-from model_export.text_layers import is_text_layer, text_layer_spec
+from model_export.text.layers import is_text_layer, text_layer_spec
 from service.contract.text.keras_layers import TextStep
 from service.contract.text.spec import TextStepSpec
 

@@ -1,7 +1,7 @@
 """Train and export the text demo model: topics of Python standard-library docstrings (docstrings_corpus.py).
 
-    python -m model_export.demo_docstrings [--output models/docstrings/1/model.onnx]
-    python -m model_export.demo_docstrings --write-validation val.jsonl   # held-out split, for calibrate
+    python -m model_export.demos.docstrings [--output models/docstrings/1/model.onnx]
+    python -m model_export.demos.docstrings --write-validation val.jsonl   # held-out split, for calibrate
 
 Clients send raw text; the model's TextVectorization (tf-idf of words and word pairs) is reproduced by the
 service from the exported model's metadata.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_export.docstrings_corpus import LABELS, load_corpus
+from model_export.demos.docstrings_corpus import LABELS, load_corpus
 
 SEED = 0
 N_EXAMPLES = 5
@@ -65,7 +65,9 @@ def build_model(train_texts: list[str]):  # -> keras.Model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_export.demo_docstrings", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model_export.demos.docstrings", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--output", default="models/docstrings/1/model.onnx", type=Path)
     parser.add_argument("--examples", type=Path, help="default: examples.json beside the version folder")
     parser.add_argument("--epochs", type=int, default=30)
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import precision_recall_fscore_support
 
     from model_export import export_model, read_metadata
-    from model_export.raw_predict import predict_raw
+    from model_export.text.raw_predict import predict_raw
     from service.contract.text.keras_layers import text_steps_from_metadata
 
     keras.utils.set_random_seed(SEED)

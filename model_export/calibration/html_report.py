@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_export.calibration import Curve, LabelCalibration, Scores
+from model_export.calibration.threshold_choice import Curve, LabelCalibration, Scores
 from model_export.files import write_atomically
 
 

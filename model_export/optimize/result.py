@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_export.label_table import LabelTable
-from model_export.report_html import LabelPanel, ReportPage
-from model_export.speed import SpeedTable
-from model_export.variants import VARIANT_FP16, Candidate
+from model_export.calibration.html_report import LabelPanel, ReportPage
+from model_export.optimize.label_comparison import LabelTable
+from model_export.optimize.speed import SpeedTable
+from model_export.optimize.variants import VARIANT_FP16, Candidate
 
 BASELINE = "float32"
 
@@ -45,6 +45,7 @@ class OptimizationResult:
     gate_batches: tuple[int, ...]
     thresholds_note: str
     written: bool = False
+    left_out: int = 0  # rows of text with no token: the service answers them 400, so they are not scored
     entry: dict = field(default_factory=dict)  # the `optimization` metadata entry
 
     def format(self) -> str:
@@ -72,6 +73,8 @@ def format_result(result: OptimizationResult) -> str:
         )
     lines += ["", f"{result.chosen.name}, " + result.chosen.table.format(BASELINE, result.chosen.name)]
     lines.append(result.thresholds_note)
+    if result.left_out:
+        lines.append(f"note: left out {result.left_out} rows with no token after standardization (answered 400)")
     if result.chosen.problems:
         lines.append("not fit to write: " + "; ".join(result.chosen.problems))
     if result.written:

@@ -20,7 +20,7 @@ from typing import Any
 import onnx
 
 from model_export.errors import ExportError
-from model_export.load import InputSpec
+from model_export.input_spec import InputSpec
 
 MIN_OPSET = 13
 MAX_OPSET = 18  # tf2onnx 1.17 refuses anything newer

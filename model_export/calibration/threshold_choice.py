@@ -1,4 +1,4 @@
-"""Per-label threshold choice from validation probabilities (numpy only).
+"""Choosing one label's threshold from validation probabilities (numpy only); `calibrate` runs it per label.
 
 Serving decides `p >= threshold` on float32 probabilities with float32 thresholds. Every threshold
 chosen here is a float32 value lying between two neighbouring observed probabilities (upper one
@@ -79,13 +79,19 @@ class Curve:
 
 
 @dataclass(frozen=True)
-class LabelCalibration:
+class LabelRow:
+    """One label's row of the before/after table (calibration/table.py): calibrate, optimize and publish print it."""
+
     label: str
     method: str  # METHOD_F1, a Target.method, or METHOD_KEPT
     threshold_before: float
     threshold: float  # float32-exact, as stored in metadata
     before: Scores
     after: Scores
+
+
+@dataclass(frozen=True)
+class LabelCalibration(LabelRow):
     curve: Curve
     note: str | None = None
 

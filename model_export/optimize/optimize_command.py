@@ -1,7 +1,8 @@
-"""optimize_model(): an int8, float16 or graph-optimized version of an exported model, proven label by label.
+"""optimize_model(), what the `optimize` command runs: an int8, float16 or graph-optimized version of an exported
+model, proven label by label.
 
 It builds the candidates (variants.py), scores each per label against the float32 model on the validation rows
-(label_table.py), times each against float32 in one interleaved run (speed.py), and writes the fastest candidate
+(label_comparison.py), times each against float32 in one interleaved run (speed.py), and writes the fastest candidate
 that keeps every label's F1 within bound and is not slower than float32, as a new file or version, with the proof
 in its `optimization` metadata entry. When none qualifies it refuses (OptimizationRefused, with the tables),
 unless forced. ONNX Runtime only: no TensorFlow.
@@ -18,17 +19,16 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from model_export.calibrate import CalibrationResult, calibration_entry, predict
+from model_export.calibration.calibrate_command import CalibrationResult, calibration_entry
+from model_export.calibration.html_report import write_report
+from model_export.data.model_rows import model_feeds, predict
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
-from model_export.label_table import compare_labels
 from model_export.metadata import read_metadata
-from model_export.optimize_result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
-from model_export.progress import progress_bar
-from model_export.report_html import write_report
-from model_export.speed import SAME_SPEED, SpeedTable, cpu_name, make_session, measure
-from model_export.validation_data import load_inputs, load_labelled
-from model_export.variants import (
+from model_export.optimize.label_comparison import compare_labels
+from model_export.optimize.result import BASELINE, Measured, OptimizationResult, refusal_reason, report_page
+from model_export.optimize.speed import SAME_SPEED, SpeedTable, cpu_name, make_session, measure
+from model_export.optimize.variants import (
     OUTPUTS,
     VARIANT_FP16,
     VARIANT_GRAPH,
@@ -38,6 +38,7 @@ from model_export.variants import (
     graph_candidate,
     int8_candidates,
 )
+from model_export.progress import progress_bar
 from service.contract.metadata import CALIBRATION, OPTIMIZATION, THRESHOLDS
 
 METADATA_KEY = OPTIMIZATION
@@ -68,7 +69,8 @@ def optimize_model(
     seconds_per_batch: float = 1.5,
     show_progress: bool = False,
 ) -> OptimizationResult:
-    """Write an optimized version of `model`; `data` is .npz with one array per model input plus `y` multi-hot."""
+    """Write an optimized version of `model`, judged on `data`: the labelled rows calibrate reads (.npz with one array
+    per model input plus `y` multi-hot, or JSONL / CSV rows, with raw text for text inputs)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -83,8 +85,8 @@ def optimize_model(
         raise ExportError(
             f"{model} has outputs {outputs}, not [probabilities, logits]; was it written by model_export?"
         )
-    inputs, truth = load_labelled(data, float_session, len(metadata.labels))
-    calibration_rows = load_inputs(Path(calibration_data), float_session) if calibration_data else inputs
+    inputs, truth, left_out = model_feeds(data, float_session, model, metadata.labels)
+    calibration_rows = model_feeds(Path(calibration_data), float_session, model).feeds if calibration_data else inputs
     methods, thresholds_note = _threshold_methods(metadata.props, metadata.labels, keep_thresholds)
     float_probabilities = predict(float_session, inputs)
 
@@ -108,7 +110,7 @@ def optimize_model(
         gate_batches = _judge(measured, speed, max_f1_drop, min_speedup)
         chosen = _choose(measured, max_f1_drop)
         result = OptimizationResult(
-            model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note
+            model, output_path, data, variant, chosen, measured, speed, gate_batches, thresholds_note, left_out=left_out
         )
         result.entry = _optimization_entry(result, max_f1_drop, min_speedup, force, calibration_data, data)
         refused = bool(chosen.problems) and not force

@@ -40,7 +40,7 @@ class LoadedSource:
     signature: Any = None  # ConcreteFunction (serving_default) when kind == "saved_model"
     signature_output_key: str | None = None
     subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
-    text: Any = None  # text_model.TextPlan when the model reads raw strings through text layers
+    text: Any = None  # text.plan.TextPlan when the model reads raw strings through text layers
 
     def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's own output (what it returns today, before any exporter change)."""
@@ -111,10 +111,10 @@ def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSourc
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
-    from model_export import text_model
+    from model_export.text import plan
 
     inputs = [_keras_input_spec(t) for t in model_inputs]
-    text = text_model.plan_text_model(model, inputs) if text_model.has_string_input(model) else None
+    text = plan.plan_text_model(model, inputs) if plan.has_string_input(model) else None
     return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model, text=text)
 
 
@@ -133,7 +133,7 @@ def _subclassed_source(path: Path, model: Any, loss: LossInfo) -> LoadedSource:
     """A subclassed model has no symbolic inputs; its saved build shape says what it takes."""
     import inspect
 
-    from model_export.text_model import refuse_nested_text_layers
+    from model_export.text.plan import refuse_nested_text_layers
 
     refuse_nested_text_layers(model, f"the subclassed model in {path.name}")
     shape = (model.get_build_config() or {}).get("input_shape") if hasattr(model, "get_build_config") else None
@@ -176,7 +176,7 @@ def _load_saved_model(path: Path) -> LoadedSource:
     inputs = []
     for name, spec in arg_specs.items():
         if spec.dtype == tf.string:
-            from model_export.text_model import SAVED_MODEL_MESSAGE
+            from model_export.text.plan import SAVED_MODEL_MESSAGE
 
             raise ExportError(SAVED_MODEL_MESSAGE)
         inputs.append(

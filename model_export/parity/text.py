@@ -16,10 +16,10 @@ import numpy as np
 import onnx
 
 from model_export.errors import ExportError
-from model_export.raw_predict import Rows, predict_raw, row_count, take
-from model_export.text_corpus import corpus_for
-from model_export.text_model import STRING, TextPlan, TextUse
-from model_export.verify import LOGIT_RELATIVE_TOLERANCE, Reference, VerificationReport
+from model_export.parity.compare import LOGIT_RELATIVE_TOLERANCE, Reference, VerificationReport
+from model_export.text.corpus import corpus_for
+from model_export.text.plan import STRING, TextPlan, TextUse
+from model_export.text.raw_predict import Rows, predict_raw, row_count, take
 from service.contract.errors import InvalidText
 from service.contract.text.keras_layers import TextStep
 
@@ -82,7 +82,7 @@ def verify_text_parity(
 
 def corpus_rows(plan: TextPlan, inputs: Sequence[Any], sample_rows: Rows | None, int_high: int, seed: int) -> Rows:
     """The tricky corpus and vocabulary texts for every text input (random numbers for the others), then samples."""
-    from model_export.verify import random_inputs
+    from model_export.parity.compare import random_inputs
 
     names = list(dict.fromkeys(use.input_name for use in plan.uses))
     corpus = corpus_for([use.spec for use in plan.uses], seed=seed)

@@ -1,16 +1,18 @@
-"""Prove an exported model before it is written: ONNX checker, then ONNX Runtime parity with the source."""
+"""ONNX Runtime's answers against the source's: the tolerances, the ONNX checker, and the comparison on numeric batches.
+
+`export` runs it before writing, `verify` on a written model (both through proof.py); text models compare the same
+way from raw strings (text.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnx
 
-from model_export.errors import ExportError, reading_problem
-from model_export.load import InputSpec
+from model_export.errors import ExportError
+from model_export.input_spec import InputSpec
 
 PROBABILITY_TOLERANCE = 1e-5
 # Logits are unbounded, so their bound scales with their magnitude.
@@ -60,22 +62,6 @@ def random_inputs(
             batch[spec.name] = rng.integers(0, int_high, size=shape).astype(spec.dtype)
         else:
             batch[spec.name] = rng.normal(size=shape).astype(spec.dtype)
-    return batch
-
-
-def load_sample_data(path: str | Path, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as exc:
-        raise ExportError(f"cannot read sample data {path}: {reading_problem(exc)}") from None
-    missing = [spec.name for spec in specs if spec.name not in arrays]
-    if missing:
-        raise ExportError(f"sample data {path} lacks arrays for input(s) {missing}; it has {sorted(arrays)}")
-    batch = {spec.name: np.asarray(arrays[spec.name]).astype(spec.dtype) for spec in specs}
-    sizes = {array.shape[0] if array.ndim else 0 for array in batch.values()}
-    if len(sizes) != 1 or 0 in sizes:
-        raise ExportError(f"sample data arrays must share one non-empty batch dimension, got sizes {sorted(sizes)}")
     return batch
 
 

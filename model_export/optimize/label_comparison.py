@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_export.calibration import (
+from model_export.calibration.table import format_table
+from model_export.calibration.threshold_choice import (
     METHOD_KEPT,
     Curve,
     LabelCalibration,
-    Scores,
+    LabelRow,
     Target,
     calibrate_label,
     curve,
@@ -24,13 +25,9 @@ from model_export.calibration import (
 
 
 @dataclass(frozen=True)
-class LabelComparison:
-    label: str
-    method: str  # how the new threshold was chosen: max_f1, target_..., or kept
-    threshold_before: float
-    threshold: float
-    before: Scores  # float32 model at threshold_before
-    after: Scores  # new model at threshold
+class LabelComparison(LabelRow):
+    """before: the float32 model at threshold_before; after: the new model at its threshold (kept or re-chosen)."""
+
     curve_before: Curve
     choice: LabelCalibration  # the new model's threshold choice (its curve, before/after on the new model)
     note: str | None = None
@@ -77,17 +74,10 @@ class LabelTable:
         }
 
     def format(self, before: str = "float32", after: str = "new") -> str:
-        width = max(16, *(len(c.label) + 2 for c in self.labels))
         lines = [
             f"per label ({before} at its thresholds -> {after} at its thresholds, {self.rows} rows):",
-            f"{'label':<{width}}{'threshold':>18}{'precision':>16}{'recall':>16}{'F1':>16}{'F1 change':>11}  method",
+            *format_table(self.labels),
         ]
-        for c in self.labels:
-            lines.append(
-                f"{c.label:<{width}}{_pair(c.threshold_before, c.threshold, 'g'):>18}"
-                f"{_pair(c.before.precision, c.after.precision):>16}{_pair(c.before.recall, c.after.recall):>16}"
-                f"{_pair(c.before.f1, c.after.f1):>16}{0.0 - c.f1_drop:>+11.3f}  {c.method}"
-            )
         lines += [f"note: {c.note}" for c in self.labels if c.note]
         lines.append(
             f"probabilities: max abs deviation {self.max_abs_deviation:.2g}, mean {self.mean_abs_deviation:.2g}; "
@@ -95,10 +85,6 @@ class LabelTable:
             f"({self.changed_rows / self.rows:.1%})"
         )
         return "\n".join(lines)
-
-
-def _pair(before: float, after: float, fmt: str = ".3f") -> str:
-    return f"{before:{fmt}} -> {after:{fmt}}"
 
 
 def compare_labels(

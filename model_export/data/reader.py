@@ -1,4 +1,5 @@
-"""Rows of raw text (and numbers) with optional labels, from JSONL, CSV or .npz: for calibrate, verify and export.
+"""Rows from a data file, and their labels when asked: the one reader behind export's --sample-data, verify --data,
+calibrate, optimize and publish, for numeric and text models alike.
 
 JSONL: one JSON object a line, one field per model input (a model whose only input is text may call it "text"),
 and "labels": the positive label names (["a", "c"]) or a multi-hot list of 0/1 in label order ([1, 0, 1]).
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from model_export.data_checks import check_finite_rows, check_multi_hot
+from model_export.data.checks import check_finite_rows, check_multi_hot
 from model_export.errors import ExportError, reading_problem
 
 TEXT_FIELD = "text"
@@ -25,36 +27,51 @@ CSV_LABEL_SEPARATOR = "|"
 NPZ_LABELS = "y"
 
 
-def read_sample_rows(path: str | Path, inputs: Sequence[Any]) -> dict[str, Any]:
-    """Rows for the given inputs (InputSpec-like: name, dtype "string" or numeric, shape); labels not needed."""
-    rows, _ = read_rows(path, [(s.name, s.dtype == "string", s.dtype) for s in inputs], labels=None)
-    return rows
+class Column(NamedTuple):
+    """One input to read: its name, whether it takes raw text, and for numbers the dtype to read them as."""
+
+    name: str
+    is_text: bool
+    dtype: str = "float32"
 
 
 def read_rows(
-    path: str | Path, inputs: Sequence[tuple[str, bool, str]], labels: Sequence[str] | None
+    path: str | Path, columns: Sequence[Column], labels: Sequence[str] | None = None, *, labels_optional: bool = False
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    """(rows by input name, multi-hot [rows, len(labels)] bool or None). inputs: (name, is_text, numeric dtype)."""
+    """(rows by input name: a list of texts or a numeric array; multi-hot [rows, len(labels)] bool, or None).
+
+    With `labels_optional`, a file that holds no labels gives None instead of a refusal."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
-            records = None
-            rows, truth = _read_npz(path, inputs, labels)
-        elif suffix in (".jsonl", ".ndjson"):
+            return _read_npz(path, columns, labels, labels_optional)
+        if suffix in (".jsonl", ".ndjson"):
             records = _read_jsonl(path)
         elif suffix == ".csv":
             records = _read_csv(path)
         else:
             raise ExportError(f"{path.name}: expected .jsonl, .csv or .npz data")
     except OSError as exc:
-        raise ExportError(f"cannot read {path}: {reading_problem(exc)}") from None
-    if records is not None:
-        if not records:
-            raise ExportError(f"{path.name} holds no rows")
-        rows = {name: _column(path, records, name, is_text, dtype, len(inputs)) for name, is_text, dtype in inputs}
-        truth = None if labels is None else _labels(path, records, list(labels), suffix == ".csv")
-    return rows, truth
+        raise ExportError(f"cannot read data file {path}: {reading_problem(exc)}") from None
+    if not records:
+        raise ExportError(f"{path.name} holds no rows")
+    rows = {column.name: _column(path, records, column, len(columns)) for column in columns}
+    csv_file = suffix == ".csv"
+    if labels is None or (labels_optional and not _has_labels(records, labels, csv_file)):
+        return rows, None
+    return rows, _labels(path, records, list(labels), csv_file)
+
+
+def read_sample_rows(path: str | Path, inputs: Sequence[Any]) -> dict[str, Any]:
+    """Rows for a Keras source's inputs (InputSpecs: dtype "string" for raw text, else numeric); labels not read."""
+    rows, _ = read_rows(path, [Column(spec.name, spec.dtype == "string", spec.dtype) for spec in inputs])
+    return rows
+
+
+def row_count(values: Any) -> int:
+    """Rows in one column: a list of texts, or an array whose first dimension is the rows."""
+    return len(values) if isinstance(values, list) else (values.shape[0] if np.ndim(values) else 0)
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -86,7 +103,8 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
         return [(reader.line_num, dict(row)) for row in reader]
 
 
-def _column(path: Path, records: list, name: str, is_text: bool, dtype: str, n_inputs: int) -> Any:
+def _column(path: Path, records: list, column: Column, n_inputs: int) -> Any:
+    name, is_text, dtype = column
     values = []
     for number, record in records:
         key = name if name in record else (TEXT_FIELD if is_text and n_inputs == 1 else name)
@@ -120,6 +138,11 @@ def _number_cell(path: Path, number: int, key: str, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float | list):
         raise ExportError(f"{path.name} line {number}: '{key}' must be a number or a list of numbers")
     return value
+
+
+def _has_labels(records: list, labels: Sequence[str], csv_file: bool) -> bool:
+    fields = records[0][1]
+    return LABELS_FIELD in fields or (csv_file and all(label in fields for label in labels))
 
 
 def _labels(path: Path, records: list, labels: list[str], csv_file: bool) -> np.ndarray:
@@ -162,24 +185,50 @@ def _label_row(path: Path, number: int, value: Any, labels: list[str]) -> list[b
     return [v == 1 for v in value]
 
 
-def _read_npz(path: Path, inputs: Sequence[tuple[str, bool, str]], labels: Sequence[str] | None):
-    try:
-        with np.load(path) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as exc:
-        raise ExportError(f"cannot read {path}: {reading_problem(exc)}") from None
-    wanted = [name for name, _, _ in inputs] + ([NPZ_LABELS] if labels is not None else [])
-    missing = [name for name in wanted if name not in arrays]
+def _read_npz(path: Path, columns: Sequence[Column], labels: Sequence[str] | None, labels_optional: bool):
+    arrays = _npz_arrays(path)
+    with_labels = labels is not None and (NPZ_LABELS in arrays or not labels_optional)
+    names = [column.name for column in columns]
+    missing = [name for name in [*names, *([NPZ_LABELS] if with_labels else [])] if name not in arrays]
     if missing:
-        raise ExportError(f"{path.name} lacks array(s) {missing}; it has {sorted(arrays)}")
-    rows = {
-        name: [str(t) for t in np.asarray(arrays[name]).reshape(-1)] if is_text else np.asarray(arrays[name], dtype)
-        for name, is_text, dtype in inputs
-    }
+        needs = f"one per input {names}" + (
+            f" plus '{NPZ_LABELS}' (multi-hot [rows, {len(labels)}])" if with_labels else ""
+        )
+        raise ExportError(f"{path.name} lacks array(s) {missing}; it needs {needs}; it has {sorted(arrays)}")
     truth = None
-    if labels is not None:
+    if with_labels:
         truth = check_multi_hot(arrays[NPZ_LABELS], len(labels), f"'{NPZ_LABELS}' in {path.name}")
-    for name, is_text, _ in inputs:
-        if not is_text:
-            check_finite_rows(rows[name], f"array '{name}' in {path.name}")
+    rows = {column.name: _npz_column(path, column, arrays[column.name]) for column in columns}
+    counts = {name: row_count(values) for name, values in rows.items()}
+    if truth is not None:
+        counts[NPZ_LABELS] = truth.shape[0]
+    if len(set(counts.values())) > 1 or 0 in counts.values():
+        shown = ", ".join(f"{count} in '{name}'" for name, count in counts.items())
+        raise ExportError(f"arrays in {path.name} must share one non-empty row count, got {shown}")
     return rows, truth
+
+
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        archive = np.load(path)
+    except OSError as exc:
+        raise ExportError(f"cannot read data file {path}: {reading_problem(exc)}") from None
+    except (ValueError, zipfile.BadZipFile):  # numpy's words for it speak of pickles
+        archive = None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ExportError(f"{path.name} is not an .npz archive (one array per input, as numpy.savez writes)")
+    try:
+        with archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ExportError(f"cannot read data file {path}: {reading_problem(exc)}") from None
+
+
+def _npz_column(path: Path, column: Column, array: np.ndarray) -> Any:
+    array = np.asarray(array)
+    if column.is_text:
+        return [str(text) for text in array.reshape(-1)]
+    if array.dtype.kind not in "iufb":
+        raise ExportError(f"array '{column.name}' in {path.name} must hold numbers")
+    check_finite_rows(array, f"array '{column.name}' in {path.name}")
+    return array.astype(column.dtype)

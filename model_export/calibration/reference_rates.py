@@ -2,7 +2,7 @@
 
 The serving side reads the entry back (`service/contract/reference_rates.py` holds the format) and exposes the
 rates beside the live per-label rates, so a drift from validation behaviour shows. Written by `calibrate` (its
-validation data) and by the exporter when its `--sample-data` holds labels `y`.
+validation data) and by the exporter when its `--sample-data` holds labels (`y`, or "labels" in JSONL / CSV).
 """
 
 from __future__ import annotations
@@ -13,16 +13,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model_export.data_checks import check_multi_hot
-from model_export.errors import ExportError
+from model_export.data.reader import Column, read_rows
 from model_export.files import sha256_of_source
 from service.contract.metadata import OUTPUT_PROBABILITIES
 from service.contract.reference_rates import reference_rates_entry as rates_entry
 
 if TYPE_CHECKING:
     import onnx
-
-TARGET_KEY = "y"
 
 
 def reference_rates_entry(
@@ -37,21 +34,6 @@ def reference_rates_entry(
     return rates_entry(labels, probabilities, truth, thresholds, source, data_file.name, sha256_of_source(data_file))
 
 
-def sample_labels(path: str | Path, rows: int, n_labels: int) -> np.ndarray | None:
-    """The multi-hot labels `y` of a sample-data .npz, None when it has none."""
-    with np.load(path) as archive:
-        if TARGET_KEY not in archive.files:
-            return None
-        truth = np.asarray(archive[TARGET_KEY])
-    truth = check_multi_hot(truth, n_labels, f"'{TARGET_KEY}' in {Path(path).name}")
-    if truth.shape[0] != rows:
-        raise ExportError(
-            f"'{TARGET_KEY}' in {Path(path).name} has {truth.shape[0]} rows and the inputs {rows}: one row of labels "
-            "per sample row"
-        )
-    return truth
-
-
 def sample_reference_rates(
     model: onnx.ModelProto,
     inputs: dict[str, np.ndarray],
@@ -59,10 +41,13 @@ def sample_reference_rates(
     labels: Sequence[str],
     thresholds: Sequence[float],
 ) -> str | None:
-    """The entry for an export's sample data (all its rows in `inputs`), None when the data has no labels."""
+    """The entry for an export's sample data (all its rows in `inputs`), None when the data has no labels.
+
+    The labels are read by the reader every command uses: `y` in an .npz, "labels" in JSONL / CSV."""
     import onnxruntime as ort
 
-    truth = sample_labels(sample_data, int(next(iter(inputs.values())).shape[0]), len(labels))
+    columns = [Column(name, is_text=False, dtype=array.dtype.name) for name, array in inputs.items()]
+    _, truth = read_rows(sample_data, columns, labels, labels_optional=True)
     if truth is None:
         return None
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -4,8 +4,8 @@ Train the logits model with BinaryCrossentropy(from_logits=True); for inference,
 sigmoid. The wrapper reuses the logits model's layers, so both share the same weight variables: nothing is copied
 or retrained, and further training of the logits model shows up in the inference model at once.
 
-Which heads are accepted is the exporter's decision (model_export.head), so Keras and ONNX never disagree: a linear
-last layer is wrapped; a softmax, another activation or a sigmoid already in place is refused.
+Which heads are accepted is the exporter's decision (model_export.keras.head), so Keras and ONNX never disagree: a
+linear last layer is wrapped; a softmax, another activation or a sigmoid already in place is refused.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from model_export.errors import ExportError
-from model_export.head import decide_keras_head
-from model_export.load import interpret_loss_config
+from model_export.keras.head import decide_keras_head
+from model_export.keras.load import interpret_loss_config
 from service.contract.metadata import HEAD_APPENDED_SIGMOID
 
 PROBABILITIES = "probabilities"

@@ -1,4 +1,5 @@
-"""calibrate_model(): per-label thresholds from validation data, written into a new model file or version.
+"""calibrate_model(), what the `calibrate` command runs: thresholds chosen on validation data, written into a new
+model file or version.
 
 Runs the exported ONNX model with ONNX Runtime; no TensorFlow is imported. Never edits a model in
 place: the output is a new file, or the next version folder beside the source's (created atomically,
@@ -16,19 +17,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model_export.calibration import LabelCalibration, Target, calibrate_label, stored_value
-from model_export.data_checks import check_finite_probabilities
+from model_export.calibration.html_report import LabelPanel, ReportPage, write_report
+from model_export.calibration.reference_rates import reference_rates_entry
+from model_export.calibration.table import format_table
+from model_export.calibration.threshold_choice import LabelCalibration, Target, calibrate_label, stored_value
+from model_export.data.model_rows import score_rows
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
 from model_export.metadata import read_metadata
 from model_export.progress import progress_bar
-from model_export.reference_rates import reference_rates_entry
-from model_export.report_html import LabelPanel, ReportPage, write_report
-from model_export.validation_data import ORT_DTYPES, load_labelled
 from service.contract.metadata import CALIBRATION, THRESHOLDS
 from service.contract.metadata import REFERENCE_RATES as REFERENCE_RATES_KEY
-
-_CHUNK_ROWS = 512
 
 
 @dataclass
@@ -47,23 +46,12 @@ class CalibrationResult:
         return [choice.threshold for choice in self.labels]
 
     def format(self) -> str:
-        header = f"{'label':<16}{'threshold':>18}{'precision':>18}{'recall':>18}{'f1':>18}  method"
-        lines = [f"calibrated {self.source} on {self.data_file.name} ({self.rows} rows)", header]
-        for c in self.labels:
-            lines.append(
-                f"{c.label:<16}{_pair(c.threshold_before, c.threshold, 'g'):>18}"
-                f"{_pair(c.before.precision, c.after.precision):>18}{_pair(c.before.recall, c.after.recall):>18}"
-                f"{_pair(c.before.f1, c.after.f1):>18}  {c.method}"
-            )
+        lines = [f"calibrated {self.source} on {self.data_file.name} ({self.rows} rows)", *format_table(self.labels)]
         lines += [f"note: {c.note}" for c in self.labels if c.note]
         if self.skipped_rows:
             lines.append(f"note: left out {self.skipped_rows} rows with no token after standardization (answered 400)")
         lines.append(f"wrote      {self.output}")
         return "\n".join(lines)
-
-
-def _pair(before: float, after: float, fmt: str = ".3f") -> str:
-    return f"{before:{fmt}} -> {after:{fmt}}"
 
 
 def calibrate_model(
@@ -78,7 +66,7 @@ def calibrate_model(
     show_progress: bool = False,
 ) -> CalibrationResult:
     """Choose per-label thresholds on `data`: .npz (one array per model input, plus `y` multi-hot), or JSONL / CSV
-    rows with raw text for text inputs (see text_data.py)."""
+    rows, with raw text for text inputs (see data/reader.py)."""
     model, data = Path(model), Path(data)
     if not model.is_file():
         raise ExportError(f"model {model} does not exist")
@@ -102,22 +90,6 @@ def calibrate_model(
     if report is not None:
         write_report(report_page(result), Path(report))
     return result
-
-
-def score_rows(
-    model: Path, data: Path, labels: list[str], show_progress: bool = False
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(probabilities, truth, rows left out) of `model` on the labelled rows of `data`, as the service computes them."""
-    session = open_session(model)
-    steps = _text_steps(session, model)
-    skipped = 0
-    if steps or data.suffix.lower() != ".npz":
-        probabilities, truth, skipped = _predict_rows(session, steps, data, labels)
-    else:
-        inputs, truth = load_labelled(data, session, len(labels))
-        probabilities = predict(session, inputs, show_progress)
-    check_finite_probabilities(probabilities, data.name)
-    return probabilities, truth, skipped
 
 
 def report_page(result: CalibrationResult) -> ReportPage:
@@ -154,54 +126,6 @@ def resolve_targets(
                 raise ExportError(f"label {label!r} has both a precision and a recall target; give it one")
             targets[label] = Target(metric, float(value))
     return targets
-
-
-def _text_steps(session, model: Path) -> list:
-    from service.contract.text.keras_layers import text_steps_from_metadata
-
-    try:
-        return text_steps_from_metadata(session.get_modelmeta().custom_metadata_map)
-    except ValueError as exc:
-        raise ExportError(f"{model}: {exc}") from None
-
-
-def _predict_rows(session, steps: list, data: Path, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Probabilities and truth from JSONL / CSV / .npz rows, raw texts through the model's text steps."""
-    from model_export.raw_predict import predict_raw
-    from model_export.text_data import read_rows
-
-    fed = {step.feeds for step in steps}
-    columns = [(name, True, "") for name in dict.fromkeys(step.name for step in steps)]
-    for node in session.get_inputs():
-        if node.name not in fed:
-            if node.type not in ORT_DTYPES:
-                raise ExportError(f"model input {node.name!r} has type {node.type}, which calibrate cannot feed")
-            columns.append((node.name, False, np.dtype(ORT_DTYPES[node.type]).name))
-    rows, truth = read_rows(data, columns, labels)
-    prediction = predict_raw(session, steps, rows, max_batch=_CHUNK_ROWS)
-    if not prediction.scored:
-        raise ExportError(f"no row of {data.name} has a token after standardization")
-    return prediction.probabilities, truth[prediction.scored], len(truth) - len(prediction.scored)
-
-
-def open_session(model: Path):
-    import onnxruntime as ort
-
-    try:
-        return ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT raises several unrelated types for a bad file
-        raise ExportError(f"ONNX Runtime cannot load {model}: {exc}") from exc
-
-
-def predict(session, inputs: dict[str, np.ndarray], show_progress: bool = False) -> np.ndarray:
-    rows = next(iter(inputs.values())).shape[0]
-    parts = []
-    with progress_bar("running the model", rows, show_progress) as advance:
-        for start in range(0, rows, _CHUNK_ROWS):
-            chunk = {name: array[start : start + _CHUNK_ROWS] for name, array in inputs.items()}
-            parts.append(session.run(["probabilities"], chunk)[0])
-            advance(len(parts[-1]))
-    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def calibration_entry(

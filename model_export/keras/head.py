@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model_export.errors import ExportError
-from model_export.load import LossInfo
+from model_export.keras.load import LossInfo
 from service.contract.metadata import HEAD_APPENDED_SIGMOID, HEAD_LOGITS_RECOVERED, HEAD_SIGMOID_ACCEPTED
 
 ACCEPT_FLAG = "--accept-sigmoid-output"

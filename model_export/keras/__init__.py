@@ -1,0 +1,1 @@
+"""Reading a Keras source: loading it, deciding its head, and with_sigmoid() for inference in Keras."""

@@ -1,0 +1,1 @@
+"""Parity: ONNX Runtime answers as the Keras source does, proven before writing and again by `verify`."""
