@@ -34,18 +34,24 @@ run: $(VENV)/.serve-installed
 
 # The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
 walkthrough: $(VENV)/.dev-installed curl
-	VENV_BIN=$(abspath $(VENV))/bin bash tests/walkthrough/walkthrough.sh
+	VENV_BIN=$(abspath $(VENV))/bin bash tests/system/walkthrough/walkthrough.sh
 
+# ruff, and the import contracts of .importlinter (the layers of service/ and model_export/).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
+# The suite on TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on servers and subprocesses,
+# so more workers than cores pay. loadscope keeps a module's tests, and the fixtures they share, on one worker.
+TEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --durations=25
 test: lint browser prometheus curl
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser prometheus curl
-	$(PY) -m pytest -m "not slow and not container"
+	$(PYTEST) -m "not slow and not container" $(PYTEST_ARGS)
 
 # Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
 # set DOCKER_TOOLS to use other copies.
@@ -59,7 +65,7 @@ container-test: $(VENV)/.dev-installed
 	@test -n "$(DOCKER_TOOLS)" || { echo "no ../shared/docker: set DOCKER_TOOLS=dir with ensure-docker.sh"; exit 1; }
 	bash $(DOCKER_TOOLS)/ensure-docker.sh
 	bash $(DOCKER_TOOLS)/make-base-image.sh
-	$(PY) -m pytest -m container tests/container tests/system
+	$(PY) -m pytest -m container tests/system/container tests/system
 
 # This commit on a bare python:3.11-slim container (host network): `make run` until ready, then `make test`.
 fresh-check:

@@ -3,8 +3,9 @@
 #
 # Clones HEAD (committed work only) into a fresh python:3.11-slim container on the host network, installs make
 # (the one thing the image lacks that the README asks for), runs `make run` and waits for /health/ready and one
-# prediction, stops it, then runs `make test` inside the container. Exit status: that of `make test`, or 1 when
-# the server never became ready.
+# prediction, stops it, then runs `make test` inside the container on the smoke subset (`-m smoke`: one test of each
+# part, through the same install steps as the whole suite; CI runs the whole suite once, on the machine itself).
+# Exit status: that of `make test`, or 1 when the server never became ready.
 #
 # Environment (all optional):
 #   DOCKER_TOOLS       folder with ensure-docker.sh and make-base-image.sh (the Makefile finds ../shared/docker)
@@ -14,7 +15,7 @@
 #                      ~/.cache/pip; set it empty for a cold cache). Only downloads are reused: the container
 #                      still builds its own venv and installs every package itself.
 #   FRESH_READY_TIMEOUT  seconds `make run` may take to become ready, installs included (default 900)
-#   PYTEST_ARGS        passed to `make test` (default: the whole suite)
+#   PYTEST_ARGS        passed to `make test` (default: -m smoke; set it empty for the whole suite)
 set -Eeuo pipefail
 
 root="$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)"
@@ -89,5 +90,5 @@ inside sh -c 'kill -TERM "-$(cat /tmp/run.pid)"'
 wait "$runner" || true
 say "make run stopped; running make test"
 
-inside make test PYTEST_ARGS="${PYTEST_ARGS:-}"
+inside make test PYTEST_ARGS="${PYTEST_ARGS--m smoke}"
 say "make test passed in a bare $image"

@@ -6,10 +6,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.onnx_models import linear_model, two_input_model
-from tests.server import ROOT, RunningServer, client_for, serving
+from tests.support.onnx_models import linear_model, two_input_model
+from tests.support.server import DEMO_REPOSITORY, RunningServer, client_for, serving
 
-DEMO_REPOSITORY = ROOT / "models"
+KINDS = ("unit", "integration", "system")  # the folders under tests/, each a marker: `pytest -m unit`
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = item.nodeid.split("/")[1] if item.nodeid.startswith("tests/") else ""
+        if kind in KINDS:
+            item.add_marker(kind)
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +27,9 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     linear_model(root / "linear" / "2" / "model.onnx", seed=2, thresholds=[0.5, 0.3, 0.9])
     two_input_model(root / "pair" / "1" / "model.onnx")
     demo = DEMO_REPOSITORY / "digits" / "1" / "model.onnx"
-    if demo.exists():
-        (root / "digits" / "1").mkdir(parents=True)
-        (root / "digits" / "1" / "model.onnx").symlink_to(demo)
+    assert demo.is_file(), f"{demo} is missing: the shipped demo model is part of the checkout"
+    (root / "digits" / "1").mkdir(parents=True)
+    (root / "digits" / "1" / "model.onnx").symlink_to(demo)
     return root
 
 
