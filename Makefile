@@ -13,7 +13,7 @@ DEFAULT_MODEL ?= digits
 endif
 
 .PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus curl prometheusrule container-test \
-	docker-build grpc-code fresh-check
+	docker-build grpc-code fresh-check docs docs-serve docs-reference
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,21 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.serve-installed
 	MODEL_REPOSITORY='$(MODEL_REPOSITORY)' DEFAULT_MODEL='$(DEFAULT_MODEL)' HOST=$(HOST) PORT=$(PORT) $(PY) -m service
 
-# The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
+# The docs pages that train and export with TensorFlow ("From your model to production", "A text model, end to
+# end"), run as written in a temporary folder by the docs' example collector; `make test` leaves them to this target.
 walkthrough: $(VENV)/.dev-installed curl
-	VENV_BIN=$(abspath $(VENV))/bin bash tests/walkthrough/walkthrough.sh
+	$(PY) -m pytest -m walkthrough tests/docs/test_doc_examples.py
+
+# The docs site into site/: broken links and anchors fail the build. `make docs-serve` previews it on 127.0.0.1:8008.
+docs: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8008
+
+# The pages generated from the code (configuration from Settings, the OpenAPI reference); a test fails when they drift.
+docs-reference: $(VENV)/.dev-installed
+	$(PY) docs/gen_reference.py
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
@@ -45,7 +57,7 @@ test: lint browser prometheus curl
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser prometheus curl
-	$(PY) -m pytest -m "not slow and not container"
+	$(PY) -m pytest -m "not slow and not container and not walkthrough"
 
 # Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
 # set DOCKER_TOOLS to use other copies.
@@ -136,4 +148,4 @@ soak: $(VENV)/.serve-installed
 	$(PY) -m bench.soak --duration $(DURATION) $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
