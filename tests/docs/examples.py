@@ -4,7 +4,7 @@ The convention (docs/development/testing.md): a ```bash or ```python block follo
 between, by a ```json or ```text block titled "Output" (```json title="Output") is an example: the collector runs
 the first and compares what it prints with the second. HTML comments `<!-- examples: ... -->` steer it:
 `session NAME` (a page whose blocks all run, in order, in one shell), `skip` (the next block is not run),
-`run COMMAND` (a step a reader does not need to see, such as waiting for a server), `tolerance REL`.
+`run COMMAND` (a step a reader does not need to see, such as waiting for a server), `tolerance REL [ABS]`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Page:
     path: Path
     name: str
     session: str | None = None  # None: each example runs alone against the demo server
-    tolerance: float = DEFAULT_TOLERANCE
+    tolerance: tuple[float, float] = (DEFAULT_TOLERANCE, ABSOLUTE_TOLERANCE)  # relative, absolute
     steps: list[Step] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # breaches of the convention
 
@@ -98,7 +98,8 @@ def _directive(page: Page, word: str, rest: str, line: int) -> bool:
     if word == "session":
         page.session = rest
     elif word == "tolerance":
-        page.tolerance = float(rest)
+        numbers = [float(number) for number in rest.split()]
+        page.tolerance = (numbers[0], numbers[1] if len(numbers) > 1 else ABSOLUTE_TOLERANCE)
     elif word == "run":
         page.steps.append(Step("hidden", rest, line))
     elif word == "skip":
@@ -151,7 +152,7 @@ def json_values(text: str) -> list[object]:
         values.append(value)
 
 
-def differences(shown: Block, printed: str, tolerance: float) -> list[str]:
+def differences(shown: Block, printed: str, tolerance: tuple[float, float]) -> list[str]:
     """How `printed` differs from the shown output; empty when they agree."""
     if shown.language == "json":
         try:
@@ -162,7 +163,7 @@ def differences(shown: Block, printed: str, tolerance: float) -> list[str]:
     return _text_differences(_lines(shown.text), _lines(printed), tolerance)
 
 
-def _json_differences(shown: object, actual: object, path: str, tolerance: float) -> list[str]:
+def _json_differences(shown: object, actual: object, path: str, tolerance: tuple[float, float]) -> list[str]:
     if shown == WILDCARD:
         return []
     if _is_number(shown) and _is_number(actual):
@@ -180,13 +181,13 @@ def _json_differences(shown: object, actual: object, path: str, tolerance: float
                                                                        f"shown {shown!r}"]  # fmt: skip
 
 
-def _text_differences(shown: list[str], actual: list[str], tolerance: float) -> list[str]:
+def _text_differences(shown: list[str], actual: list[str], tolerance: tuple[float, float]) -> list[str]:
     if _lines_match(shown, actual, tolerance):
         return []
     return ["printed:\n" + "\n".join(actual) + "\nshown:\n" + "\n".join(shown)]
 
 
-def _lines_match(shown: list[str], actual: list[str], tolerance: float) -> bool:
+def _lines_match(shown: list[str], actual: list[str], tolerance: tuple[float, float]) -> bool:
     for index, line in enumerate(shown):
         if line.strip() == WILDCARD:
             rest = shown[index + 1 :]
@@ -196,7 +197,7 @@ def _lines_match(shown: list[str], actual: list[str], tolerance: float) -> bool:
     return len(actual) == len(shown)
 
 
-def _line_matches(shown: str, actual: str, tolerance: float) -> bool:
+def _line_matches(shown: str, actual: str, tolerance: tuple[float, float]) -> bool:
     """Words equal, numbers within the tolerance (split the same way: text, number, text, ...)."""
     shown_parts, actual_parts = _NUMBER.split(shown), _NUMBER.split(actual)
     if len(shown_parts) != len(actual_parts):
@@ -220,5 +221,5 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _close(actual: float, shown: float, tolerance: float) -> bool:
-    return math.isclose(actual, shown, rel_tol=tolerance, abs_tol=ABSOLUTE_TOLERANCE)
+def _close(actual: float, shown: float, tolerance: tuple[float, float]) -> bool:
+    return math.isclose(actual, shown, rel_tol=tolerance[0], abs_tol=tolerance[1])
