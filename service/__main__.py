@@ -1,5 +1,6 @@
 """`python -m service`: serve the model repository with uvicorn, configured from the environment.
-`python -m service check [REPOSITORY]`: what the server would say of a repository, without serving it."""
+`python -m service check [REPOSITORY]`: what the server would say of a repository, without serving it.
+`python -m service --help`: usage and every setting."""
 
 import logging.config
 import sys
@@ -11,11 +12,13 @@ from .lifecycle import exit_quietly_on_terminate
 from .logging_config import log_config
 from .settings import get_settings
 from .supervisor import run_workers
+from .usage import answer_help
 from .uvicorn_protocol import ServiceHttpProtocol
 from .worker_group import shared_folder
 
 
 def main() -> None:
+    answer_help(sys.argv[1:])
     settings = get_settings()
     if sys.argv[1:2] == ["check"]:
         from .check import main as check

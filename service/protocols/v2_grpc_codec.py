@@ -17,7 +17,7 @@ import orjson
 
 from ..core.errors import InvalidInput
 from .grpc_messages import grpc_service_pb2 as pb
-from .v2_bytes import texts_from_elements
+from .v2_bytes import size_mismatch, texts_from_elements
 from .v2_codec import UNSUPPORTED_PARAMETERS, check_model_dtype, datatype_of, dtype_of, from_bytes
 
 # Which repeated field of InferTensorContents holds each datatype (FP16 travels as raw contents only).
@@ -146,10 +146,7 @@ def _from_contents(name: str, contents: pb.InferTensorContents, datatype: str, s
     if datatype == "BYTES":
         return texts_from_elements(name, values, shape, f"contents.{field}")
     if len(values) != math.prod(shape):
-        raise InvalidInput(
-            f"input {name!r}: contents.{field} holds {len(values)} values but shape {list(shape)} needs "
-            f"{math.prod(shape)}"
-        )
+        raise size_mismatch(name, f"contents.{field}", len(values), shape)
     # The field's own type (int32 for INT8..INT32, and so on): the core converts to the model's dtype and checks
     # range and finiteness, as it does for JSON.
     array = np.array(values, dtype=_FIELD_DTYPES[field])

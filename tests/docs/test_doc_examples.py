@@ -110,3 +110,10 @@ def judge(page: Page, line: int, shown, printed: Printed) -> list[str]:
         return []
     found = differences(shown, printed.stdout, page.tolerance)
     return [f"{where}: {difference}" for difference in found]
+
+
+def test_make_walkthrough_runs_the_tensorflow_pages_and_ci_runs_it() -> None:
+    tensorflow_pages = {page.name for page in PAGES if page.session == "tensorflow"}
+    assert tensorflow_pages == {"docs/walkthrough.md", "docs/text-walkthrough.md"}
+    assert "-m walkthrough tests/docs/test_doc_examples.py" in (ROOT / "Makefile").read_text()
+    assert "\nmake walkthrough\n" in (ROOT / ".ci" / "run").read_text()
