@@ -9,6 +9,7 @@ the first and compares what it prints with the second. HTML comments `<!-- examp
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -184,7 +185,8 @@ def _json_differences(shown: object, actual: object, path: str, tolerance: tuple
 def _text_differences(shown: list[str], actual: list[str], tolerance: tuple[float, float]) -> list[str]:
     if _lines_match(shown, actual, tolerance):
         return []
-    return ["printed:\n" + "\n".join(actual) + "\nshown:\n" + "\n".join(shown)]
+    diff = difflib.unified_diff(shown, actual, "shown", "printed", lineterm="")
+    return ["printed text differs (numbers aside, where within the tolerance):\n" + "\n".join(diff)]
 
 
 def _lines_match(shown: list[str], actual: list[str], tolerance: tuple[float, float]) -> bool:

@@ -22,7 +22,9 @@ DOCS = ROOT / "docs"
 PAGES = [parse_page(ROOT / "README.md", "README.md")] + [
     parse_page(path, str(path.relative_to(ROOT))) for path in sorted(DOCS.rglob("*.md"))
 ]
-SESSIONS = {"demo", "tensorflow"}  # demo: a fresh demo server for the page; tensorflow: none (the page starts one)
+# demo: a fresh demo server for the page; files: no server; tensorflow: no server (the page starts one), and the page
+# trains with TensorFlow (make walkthrough runs it).
+SESSIONS = {"demo", "files", "tensorflow"}
 # What a session folder holds: copies, so a page may write (a calibrated version, Prometheus' data) freely.
 SESSION_COPIES = ("models", "deploy/monitoring")
 DEMO_ENV = {"MODEL_REPOSITORY": str(ROOT / "models"), "DEFAULT_MODEL": "digits"}
