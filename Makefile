@@ -96,7 +96,7 @@ browser: $(VENV)/.dev-installed
 # The monitoring tests run Debian's Prometheus and promtool (a real server on loopback, `promtool test rules`).
 # Installed when missing and we are root (CI), like Chromium; otherwise install the `prometheus` package yourself.
 PROMETHEUS ?= /usr/bin/prometheus
-# The README's curl examples are run as written (tests, the walkthrough); a bare python:3.11-slim has no curl.
+# The docs' curl examples are run as written (make test, make walkthrough); a bare python:3.11-slim has no curl.
 curl:
 	@if ! command -v curl >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl; \
