@@ -41,8 +41,10 @@ WORKDIR /tmp
 EXPOSE 8000 8001
 # Readiness, not liveness: "healthy" means every model is loaded and warmed up.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "service.server.healthcheck"]
-# Exec form: python is PID 1 and gets SIGTERM itself (drain, then exit 0).
-ENTRYPOINT ["python", "-m", "service"]
+# Serving its own demo folder (two models), POST /predict answers with digits, as `make run` does; a repository of
+# yours (mounted at /models or named by MODEL_REPOSITORY) gets the service's rule unless DEFAULT_MODEL is given.
+# sh only sets that default, then exec: python is PID 1 and gets SIGTERM itself (drain, then exit 0).
+ENTRYPOINT ["/bin/sh", "-c", "if [ \"$MODEL_REPOSITORY\" = /models ] && [ -z \"${DEFAULT_MODEL+set}\" ] && [ -f /models/digits/examples.json ]; then export DEFAULT_MODEL=digits; fi; exec python -m service \"$@\"", "python -m service"]
 
 # ---- exporter: TensorFlow + tf2onnx ---------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS export-builder

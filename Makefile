@@ -13,7 +13,7 @@ DEFAULT_MODEL ?= digits
 endif
 
 .PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus curl prometheusrule container-test \
-	docker-build grpc-code fresh-check scale-test
+	docker-build grpc-code fresh-check scale-test docs docs-serve docs-reference
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,21 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 run: $(VENV)/.serve-installed
 	MODEL_REPOSITORY='$(MODEL_REPOSITORY)' DEFAULT_MODEL='$(DEFAULT_MODEL)' HOST=$(HOST) PORT=$(PORT) $(PY) -m service
 
-# The README's "From your model to production", run as written on a temporary repository (a couple of minutes).
+# The docs pages that train and export with TensorFlow ("From your model to production", "A text model, end to
+# end"), run as written in a temporary folder by the docs' example collector; `make test` leaves them to this target.
 walkthrough: $(VENV)/.dev-installed curl
-	VENV_BIN=$(abspath $(VENV))/bin bash tests/system/walkthrough/walkthrough.sh
+	$(PY) -m pytest -m walkthrough tests/integration/docs/test_doc_examples.py
+
+# The docs site into site/: broken links and anchors fail the build. `make docs-serve` previews it on 127.0.0.1:8008.
+docs: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:8008
+
+# The pages generated from the code (configuration from Settings, the OpenAPI reference); a test fails when they drift.
+docs-reference: $(VENV)/.dev-installed
+	$(PY) docs/gen_reference.py
 
 # ruff, and the import contracts of .importlinter (the layers of service/ and model_export/).
 lint: $(VENV)/.dev-installed
@@ -51,7 +63,7 @@ test: lint browser prometheus curl
 
 # Everything but the tests marked slow (keras.applications backbones through the exporter).
 test-fast: lint browser prometheus curl
-	$(PYTEST) -m "not slow and not container" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow and not container and not walkthrough" $(PYTEST_ARGS)
 
 # Docker: an engine and the offline python:3.11-slim stand-in come from ../shared/docker (CI layout);
 # set DOCKER_TOOLS to use other copies.
@@ -90,7 +102,7 @@ browser: $(VENV)/.dev-installed
 # The monitoring tests run Debian's Prometheus and promtool (a real server on loopback, `promtool test rules`).
 # Installed when missing and we are root (CI), like Chromium; otherwise install the `prometheus` package yourself.
 PROMETHEUS ?= /usr/bin/prometheus
-# The README's curl examples are run as written (tests, the walkthrough); a bare python:3.11-slim has no curl.
+# The docs' curl examples are run as written (make test, make walkthrough); a bare python:3.11-slim has no curl.
 curl:
 	@if ! command -v curl >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl; \
@@ -152,4 +164,4 @@ scale-test: $(VENV)/.dev-installed
 	$(PY) -m bench.scale
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -4,8 +4,8 @@
 # Clones HEAD (committed work only) into a fresh python:3.11-slim container on the host network, installs make
 # (the one thing the image lacks that the README asks for), runs `make run` and waits for /health/ready and one
 # prediction, stops it, then runs `make test` inside the container on the smoke subset (`-m smoke`: one test of each
-# part, through the same install steps as the whole suite; CI runs the whole suite once, on the machine itself).
-# Exit status: that of `make test`, or 1 when the server never became ready.
+# part, through the same install steps as the whole suite; CI runs the whole suite once, on the machine itself), and
+# `make docs`. Exit status: that of `make test` (or `make docs`), or 1 when the server never became ready.
 #
 # Environment (all optional):
 #   DOCKER_TOOLS       folder with ensure-docker.sh and make-base-image.sh (the Makefile finds ../shared/docker)
@@ -92,3 +92,5 @@ say "make run stopped; running make test"
 
 inside make test PYTEST_ARGS="${PYTEST_ARGS--m smoke}"
 say "make test passed in a bare $image"
+inside make docs
+say "make docs passed in a bare $image"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -151,7 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         command, rest = DEFAULT_SUBCOMMAND, argv
     try:
-        return SUBCOMMANDS[command](rest)
+        status = SUBCOMMANDS[command](rest)
+        sys.stdout.flush()  # a reader that stopped reading is found here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        # The reader stopped early (`inspect ... | head`): nothing failed here, and there is nobody left to tell.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,12 +15,12 @@ class Settings(BaseSettings):
     model_repository: Path = Field(Path("models"), description="Folder laid out as NAME/VERSION/model.onnx.")
     default_model: str = Field("", description="Model served by POST /predict; empty = the only model.")
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
-    port: int = Field(8000, ge=1, le=65535)
+    port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on (HTTP: native, v2, TF Serving).")
     grpc_port: int = Field(
         8001, ge=0, le=65535, description="gRPC port (Open Inference Protocol v2, grpc.health.v1); 0 = no gRPC."
     )
-    # Measured on 2 cores (bench/): 2 workers gave 1.5-3x the req/s of 1. Workers share metrics and repository
-    # control through SHARED_DIR; each has its own batch queue (MAX_QUEUE_ROWS is per worker).
+    # One Python process serves on one core at a time; what more workers give is measured in docs/performance/.
+    # Workers share metrics and repository control through SHARED_DIR; each has its own batch queue.
     workers: int = Field(
         "auto",  # type: ignore[assignment]  # resolved by the validator below
         ge=1,
@@ -32,13 +32,13 @@ class Settings(BaseSettings):
         description="Folder the workers of one server share (metrics, models unloaded through the API); "
         "with WORKERS > 1 a temporary one is made when unset.",
     )
-    # 2 intra-op threads cost ~1.8x the CPU per request (ORT's threads spin) for no gain at 1 row per request.
+    # ORT's own threads spin against the event loop: docs/performance/method.md#why-these-defaults.
     ort_intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per inference (0 = ORT picks).")
     max_batch_size: int = Field(
         64, ge=1, description="Most rows in one request and in one batch (run in chunks of the model's best size)."
     )
     # 0: under load a batch gathers while the previous one runs, so waiting on purpose only adds latency; for models
-    # that get much faster per row in larger batches (not the bench's: the CNN's best batch is ~1.1-1.5x batch 1).
+    # that get much faster per row in larger batches (docs/performance/method.md#why-these-defaults).
     max_batch_delay_ms: float = Field(
         0.0, ge=0, description="How long a batch waits for more rows before it runs (0 = only what is queued)."
     )
@@ -70,11 +70,11 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         1000, ge=1, description="Connections (or requests in flight) per worker at which new requests get 503."
     )
-    access_log: bool = Field(False, description="One log line per request (costs ~30% throughput).")
+    access_log: bool = Field(False, description="One log line per request (off by default: it costs throughput).")
     label_metrics: bool = Field(
         True, description="Per-label metrics: rows predicted positive and the probability histogram, per label."
     )
-    log_level: str = Field("info")
+    log_level: str = Field("info", description="debug, info, warning, error.")
     log_format: str = Field("json", pattern="^(json|text)$", description="json: one JSON object a line; text: humans.")
     api_keys: SecretStr = Field(SecretStr(""), description="Comma-separated API keys; empty = no keys needed.")
     api_keys_file: Path | None = Field(None, description="One API key a line ('#' comments), added to API_KEYS.")

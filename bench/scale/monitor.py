@@ -31,9 +31,8 @@ class Monitor:
         config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
         config["global"] |= {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL, "scrape_timeout": INTERVAL}
         config["rule_files"] = [str(MONITORING / name) for name in config["rule_files"]]
-        targets = {"sigmoid-serve": replica_targets, "haproxy": [balancer_stats]}
-        for job in config["scrape_configs"]:
-            job["static_configs"] = [{"targets": targets[job["job_name"]]}]
+        config["scrape_configs"][0]["static_configs"] = [{"targets": replica_targets}]  # the job the rules read
+        config["scrape_configs"].append({"job_name": "haproxy", "static_configs": [{"targets": [balancer_stats]}]})
         self.folder = Path(tempfile.mkdtemp(prefix="scale-prometheus-"))
         (self.folder / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.url = f"http://127.0.0.1:{free_port()}"

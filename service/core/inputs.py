@@ -49,10 +49,11 @@ def check_names(model_name: str, inputs: list[InputSpec], columns: dict[str, obj
     expected = [spec.name for spec in inputs]
     if names != set(expected):
         missing, unknown = sorted(set(expected) - names), sorted(names - set(expected))
-        raise InvalidInput(
-            f"model {model_name!r} takes inputs {_listed(expected)}; missing {_listed(missing) or 'none'}, "
-            f"unknown {_listed(unknown) or 'none'}"
-        )
+        problems = [f"{_listed(missing)} {'is' if len(missing) == 1 else 'are'} missing"] if missing else []
+        if unknown:
+            problems.append(f"{_listed(unknown)} {'is not one of its inputs' if len(unknown) == 1 else 'are not'}")
+        inputs = "the input" if len(expected) == 1 else "the inputs"
+        raise InvalidInput(f"model {model_name!r} takes {inputs} {_listed(expected)}: {', and '.join(problems)}")
 
 
 def check_rows(rows_per_input: dict[str, int], max_rows: int) -> int:

@@ -23,9 +23,9 @@ from .errors import InvalidInput
 from .inputs import check_names, check_rows, to_array
 from .types import InputSpec
 
-# Requests with more characters than this run their text steps off the event loop (see the data plane). The steps
-# cost 0.01-0.09 µs per character (bench/text.py), so this keeps a request's step under about 1 ms on the loop,
-# and the thread hand-off (about 60 µs) is paid only where it is a few % of the step.
+# Requests with more characters than this run their text steps off the event loop (see the data plane): short
+# enough to keep a request's step near a millisecond on the loop, long enough that the thread hand-off is a small
+# share of the step (both measured in docs/performance/history.md).
 INLINE_TEXT_CHARS = 10_000
 
 

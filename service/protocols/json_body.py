@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import gc
+import re
 from typing import Any
 
 import orjson
 
 from ..core.errors import InvalidInput
 
+# What Python's json, JavaScript and numpy write for numbers JSON cannot hold: orjson stops at them (or at their sign).
+_NON_FINITE = re.compile(rb"[-+]?(?:nan|infinity|inf)\b", re.IGNORECASE)
+
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise InvalidInput("empty body: send a JSON object")
     # A tensor in JSON becomes thousands of nested lists; letting the cyclic GC scan them again and again while
-    # orjson builds them cost 3x the parse itself (64x64x3 image, 64 requests in flight). JSON holds no cycles.
+    # orjson builds them cost more than the parse itself (docs/performance/history.md). JSON holds no cycles.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -57,6 +61,15 @@ def _not_json(body: bytes, error: orjson.JSONDecodeError) -> str:
         return "body starts with a byte order mark: send UTF-8 JSON without one"
     if "UTF-8" in str(error):
         return "body is not valid UTF-8: send JSON encoded as UTF-8"
+    start = error.pos - 1 if body[error.pos - 1 : error.pos] in (b"-", b"+") else error.pos
+    non_finite = _NON_FINITE.match(body, start)
+    if non_finite:
+        line = body.count(b"\n", 0, start) + 1
+        column = start - body.rfind(b"\n", 0, start)
+        return (
+            f"body is not valid JSON: {non_finite[0].decode()} (line {line} column {column}) is not a JSON number; "
+            "JSON has no NaN or infinity: send finite numbers"
+        )
     return f"body is not valid JSON: {error}"
 
 

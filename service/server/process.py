@@ -1,5 +1,6 @@
 """`python -m service`: serve the model repository with uvicorn, configured from the environment.
 `python -m service check [REPOSITORY]`: what the server would say of a repository, without serving it.
+`python -m service --help`: usage and every setting (`usage.py`).
 
 This process reads the settings for itself (logging, ports, workers); each worker builds its app with
 `service.app:create_app`, which reads them again where the app is assembled.
@@ -15,10 +16,12 @@ from ..settings import get_settings
 from ..telemetry.logging_config import log_config
 from .http_protocol import ClientLimits, ServiceHttpProtocol
 from .lifecycle import exit_quietly_on_terminate
+from .usage import answer_help
 from .workers import check_port_free, run_workers, shared_folder
 
 
 def main() -> None:
+    answer_help(sys.argv[1:])
     settings = get_settings()
     if sys.argv[1:2] == ["check"]:
         from .check import main as check

@@ -56,9 +56,7 @@ def texts_from_serialized(name: str, data: memoryview | bytes, shape: tuple[int,
 def texts_from_elements(name: str, elements: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     """gRPC's bytes_contents (one bytes value per element) as an array of str of `shape`."""
     if len(elements) != math.prod(shape):
-        raise InvalidInput(
-            f"input {name!r}: {what} holds {len(elements)} values but shape {list(shape)} needs {math.prod(shape)}"
-        )
+        raise size_mismatch(name, what, len(elements), shape)
     return _shaped(name, [_decode(name, element, i) for i, element in enumerate(elements)], shape)
 
 
@@ -72,10 +70,14 @@ def texts_from_json(name: str, data: Any, shape: tuple[int, ...]) -> np.ndarray:
             raise InvalidInput(f"input {name!r}: datatype BYTES takes strings in 'data', but element {index} is "
                                f"{value_kind(text)}")  # fmt: skip
     if len(texts) != math.prod(shape):
-        raise InvalidInput(
-            f"input {name!r}: 'data' holds {len(texts)} values but shape {list(shape)} needs {math.prod(shape)}"
-        )
+        raise size_mismatch(name, "'data'", len(texts), shape)
     return _shaped(name, texts, shape)
+
+
+def size_mismatch(name: str, what: str, count: int, shape: tuple[int, ...]) -> InvalidInput:
+    """The one message for a tensor whose values do not fill its shape (JSON data, gRPC contents, BYTES)."""
+    values = "1 value" if count == 1 else f"{count} values"
+    return InvalidInput(f"input {name!r}: {what} holds {values} but shape {list(shape)} needs {math.prod(shape)}")
 
 
 def _elements(count: int) -> str:

@@ -18,7 +18,7 @@ from ...contract.repository import is_decimal
 from ...core.errors import InvalidInput, as_sent
 from ...core.inputs import holds_bool
 from ..json_body import parse_json_object
-from .bytes_tensors import texts_from_json, texts_from_serialized
+from .bytes_tensors import size_mismatch, texts_from_json, texts_from_serialized
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_EXTENSION = "binary_tensor_data"
@@ -239,9 +239,7 @@ def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...], bo
     if array is None or array.dtype.kind == "O":
         raise InvalidInput(f"input {name!r}: 'data' is not a rectangular list of numbers")
     if array.size != math.prod(shape):
-        raise InvalidInput(
-            f"input {name!r}: 'data' holds {array.size} values but shape {list(shape)} needs {math.prod(shape)}"
-        )
+        raise size_mismatch(name, "'data'", array.size, shape)
     kind = "b" if dtype.kind == "b" else ("f" if dtype.kind == "f" else "iu")
     # An empty list has no element type to check (numpy gives float64).
     if array.size and array.dtype.kind not in kind and not (kind == "f" and array.dtype.kind in "iu"):

@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from ...core.errors import InvalidInput
-from .bytes_tensors import texts_from_elements
+from .bytes_tensors import size_mismatch, texts_from_elements
 from .codec import UNSUPPORTED_PARAMETERS, check_model_dtype, datatype_of, dtype_of, from_bytes
 from .messages import grpc_service_pb2 as pb
 
@@ -146,10 +146,7 @@ def _from_contents(name: str, contents: pb.InferTensorContents, datatype: str, s
     if datatype == "BYTES":
         return texts_from_elements(name, values, shape, f"contents.{field}")
     if len(values) != math.prod(shape):
-        raise InvalidInput(
-            f"input {name!r}: contents.{field} holds {len(values)} values but shape {list(shape)} needs "
-            f"{math.prod(shape)}"
-        )
+        raise size_mismatch(name, f"contents.{field}", len(values), shape)
     # The field's own type (int32 for INT8..INT32, and so on): the core converts to the model's dtype and checks
     # range and finiteness, as it does for JSON.
     array = np.array(values, dtype=_FIELD_DTYPES[field])

@@ -2,7 +2,7 @@
 
 Each limit answers with a JSON `{"error": ...}` naming its setting (or closes a connection that sent nothing), the
 worker's memory stays bounded, the server stays healthy, and nothing is logged as a traceback. The limits are set
-low here (1 s, 16 KB) so that the tests run quickly; the defaults are in the README.
+low here (1 s, 16 KB) so that the tests run quickly; the defaults are in the docs (serving/security.md).
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ def test_per_label_counts_and_drift_on_a_real_prometheus(
     )
     assert set(pending) == set(drifted)  # the shipped rule, evaluated by Prometheus: pending for its 15 minutes
 
-    # The dashboard's per-label panel, drawn from what this Prometheus scraped (the README's picture).
+    # The dashboard's per-label panel, drawn from what this Prometheus scraped (docs/assets/label-panel.png).
     picture = ARTIFACTS / f"label-panel-{request.node.callspec.params['server']}-workers.png"
     command = [sys.executable, str(RENDER), "--prometheus", prometheus.url, "--model", "digits", "--version", "1"]
     drawn = subprocess.run([*command, "--minutes", "1.5", "--output", str(picture)], capture_output=True, text=True)

@@ -280,7 +280,7 @@ def test_v2_json_bad_text(client):
 
     assert "datatype BYTES takes strings in 'data', but element 1 is a number" in error(["cat", 7], [2])
     assert "input 'text' takes datatype BYTES, got FP32" in error([1.0], [1], datatype="FP32")
-    assert "'data' holds 1 values but shape [2] needs 2" in error(["cat"], [2])
+    assert "'data' holds 1 value but shape [2] needs 2" in error(["cat"], [2])
     assert TOO_LONG_MESSAGE in error(["cat", TOO_LONG], [2])
     assert NO_TOKEN in error([""], [1])
 

@@ -83,7 +83,7 @@ BAD_REQUESTS = [
     ("signature", "/v1/models/linear:predict", {"instances": [ROW], "signature_name": "x"}, 400, "signature_name"),
     ("instances not list", "/v1/models/linear:predict", {"instances": 1}, 400, "'instances' must be a list"),
     ("wrong width", "/v1/models/linear:predict", {"instances": [[1, 2]]}, 400, "shape [1, 2]"),
-    ("unknown input", "/v1/models/linear:predict", {"inputs": {"pixels": [ROW]}}, 400, "unknown 'pixels'"),
+    ("unknown input", "/v1/models/linear:predict", {"inputs": {"pixels": [ROW]}}, 400, "'pixels' is not one"),
     ("rows not objects", "/v1/models/pair:predict", {"instances": [[1, 2, 3]]}, 400, "must be an object"),
     ("columns not object", "/v1/models/pair:predict", {"inputs": [[1, 2, 3]]}, 400, "must be an object"),
     ("bad threshold", "/v1/models/linear:predict", {"instances": [ROW], "threshold": -1}, 400, "[0, 1]"),

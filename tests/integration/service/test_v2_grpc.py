@@ -1,5 +1,5 @@
 """The Open Inference Protocol v2 over gRPC against a real server, through the official tritonclient.grpc (sync and
-asyncio) and the standard grpc.health.v1 client: the README's examples as written, raw and typed tensors, output
+asyncio) and the standard grpc.health.v1 client: raw and typed tensors, output
 selection, thresholds, health, metadata, and answers equal to the native API's bit for bit."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tritonclient.grpc as triton
 import tritonclient.grpc.aio as triton_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.grpc_helpers import grpc_client, readme_grpc_examples, run_example, status_of
+from tests.support.grpc_helpers import grpc_client, status_of
 from tests.support.server import RunningServer
 from tests.support.v2_helpers import ROWS, native_outputs
 
@@ -30,16 +30,6 @@ def client(server: RunningServer) -> Iterator[triton.InferenceServerClient]:
 def http(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as http_client:
         yield http_client
-
-
-def test_the_readme_examples_run_as_written_sync_and_asyncio(server: RunningServer) -> None:
-    examples = readme_grpc_examples()
-    assert len(examples) == 2
-    assert "tritonclient.grpc as" in examples[0][0] and "tritonclient.grpc.aio as" in examples[1][0]
-    for code, shown in examples:
-        # gRPC all the way, tensors as raw bytes: no HTTP client, no JSON tensors.
-        assert "set_data_from_numpy(pixels)" in code and "tritonclient.http" not in code
-        assert run_example(code, server) == shown
 
 
 def test_raw_tensors_equal_the_native_api(client: triton.InferenceServerClient, http: httpx.Client) -> None:

@@ -52,9 +52,9 @@ BAD_REQUESTS = {
         {},
         "input 'features' takes datatype FP32, got BYTES",
     ),
-    "unknown input": ([features(ROW, name="pixels")], {}, "missing 'features', unknown 'pixels'"),
+    "unknown input": ([features(ROW, name="pixels")], {}, "'features' is missing, and 'pixels' is not"),
     "no inputs": ([], {}, "'inputs' must hold at least one tensor"),
-    "too few values": ([typed("features", [1, 4], "FP32", "fp32_contents", [1.0])], {}, "holds 1 values"),
+    "too few values": ([typed("features", [1, 4], "FP32", "fp32_contents", [1.0])], {}, "holds 1 value but"),
     "values in the wrong field": (
         [typed("features", [1, 4], "FP32", "int_contents", [1] * 4)],
         {},

@@ -128,14 +128,14 @@ BAD_REQUESTS = [
         "/v2/models/linear/infer",
         {"inputs": [*GOOD, features([1], [1, 1], name="extra")]},
         400,
-        "unknown 'extra'",
+        "'extra' is not one of its inputs",
     ),
     (
         "missing input",
         "/v2/models/pair/infer",
         {"inputs": [features([1, 2, 3], [1, 3], name="numbers")]},
         400,
-        "missing 'tokens'",
+        "'tokens' is missing",
     ),
     (
         "unknown output",

@@ -46,7 +46,7 @@ def run_serving(image: str, started: list[Container], **kwargs) -> tuple[Contain
 def test_image_metadata(serve_image: str) -> None:
     config = inspect(serve_image)["Config"]
     assert config["User"] == "10001:10001"
-    assert config["Entrypoint"] == ["python", "-m", "service"]
+    assert config["Entrypoint"][:2] == ["/bin/sh", "-c"] and "exec python -m service" in config["Entrypoint"][2]
     assert {"8000/tcp", "8001/tcp"} <= set(config["ExposedPorts"])
     env = dict(item.split("=", 1) for item in config["Env"])
     assert {k: env[k] for k in ("HOST", "PORT", "GRPC_PORT", "MODEL_REPOSITORY")} == {
@@ -104,6 +104,13 @@ def test_demo_model_served_read_only_as_non_root(serve_image: str, started: list
     client.close()
     labels = ["even", "prime", "at_least_5", "closed_loop", "multiple_of_3"]
     assert [[label for label, hot in zip(labels, row, strict=True) if hot] for row in predictions] == EXAMPLES["labels"]
+
+
+def test_the_demo_folder_answers_predict_with_digits(serve_image: str, started: list[Container]) -> None:
+    _, url = run_serving(serve_image, started)
+    body = httpx.post(f"{url}/predict", json={"instances": EXAMPLES["instances"]}, timeout=10).json()
+    assert body["model_name"] == "digits"
+    assert [p["labels"] for p in body["predictions"]] == EXAMPLES["labels"]
 
 
 def test_mounted_repository_replaces_the_baked_in_one(
