@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import ROOT
 
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
@@ -99,6 +101,7 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
+@pytest.mark.smoke
 def test_the_import_contracts_hold() -> None:
     """.importlinter's layers and forbidden imports (import-linter), which `make lint` runs too."""
     result = subprocess.run([LINT_IMPORTS], capture_output=True, text=True, cwd=ROOT)

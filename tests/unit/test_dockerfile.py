@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.server import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 
 
+@pytest.mark.smoke
 def test_hadolint_passes() -> None:
     hadolint = Path(sys.executable).with_name("hadolint")
     result = subprocess.run(

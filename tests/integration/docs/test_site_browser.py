@@ -87,6 +87,7 @@ def test_no_page_loads_anything_from_another_host(site: Path) -> None:
     assert not offenders
 
 
+@pytest.mark.smoke
 def test_the_site_renders_navigates_and_searches_offline(site_url: str) -> None:
     with offline_page() as offline:
         page = offline.page

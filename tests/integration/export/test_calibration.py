@@ -166,6 +166,7 @@ def test_report_is_self_contained(val_npz, tmp_path):
     assert "target_recall=0.999" in page
 
 
+@pytest.mark.smoke
 def test_cli_calibrates_without_tensorflow(val_npz, tmp_path):
     output = tmp_path / "calibrated.onnx"
     code = (

@@ -46,6 +46,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.smoke
 def test_cli_exports(model_files, tmp_path):
     labels_file = tmp_path / "labels.txt"
     labels_file.write_text("alpha\nbeta\n\ngamma\n")

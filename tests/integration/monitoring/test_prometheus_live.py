@@ -77,6 +77,7 @@ def send(server: RunningServer, pixels: np.ndarray) -> tuple[int, np.ndarray]:
     return requests, positives
 
 
+@pytest.mark.smoke
 def test_prometheus_stores_exactly_the_requests_and_rows_sent(
     server: RunningServer, prometheus: RunningPrometheus, held_out: tuple[np.ndarray, np.ndarray]
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from tests.support.onnx_checks import reference
 
 
+@pytest.mark.smoke
 def test_predict_returns_sigmoid_of_logits_and_multi_hot(client: httpx.Client, repository: Path) -> None:
     rows = np.random.default_rng(7).normal(size=(5, 4)).astype(np.float32)
     response = client.post("/models/linear/predict", json={"instances": rows.tolist()})

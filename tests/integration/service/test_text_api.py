@@ -157,6 +157,7 @@ def test_native_mixed_inputs_take_objects(client, text_repository):
     np.testing.assert_allclose(native_probabilities(client, "mixed", mixed_rows()), expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.smoke
 def test_every_protocol_gives_the_native_answer(client, http_triton, grpc_triton):
     expected = native_probabilities(client, "words", TEXTS)
 

@@ -15,6 +15,7 @@ from tests.support.server import RunningServer
 ROWS = np.random.default_rng(5).normal(size=(3, 4)).astype(np.float32)
 
 
+@pytest.mark.smoke
 def test_row_format_equals_onnx_runtime(client: httpx.Client, repository: Path) -> None:
     response = client.post("/v1/models/linear:predict", json={"instances": ROWS.tolist()})
     assert response.status_code == 200, response.text

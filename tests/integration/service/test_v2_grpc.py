@@ -32,6 +32,7 @@ def http(server: RunningServer) -> Iterator[httpx.Client]:
         yield http_client
 
 
+@pytest.mark.smoke
 def test_raw_tensors_equal_the_native_api(client: triton.InferenceServerClient, http: httpx.Client) -> None:
     tensor = triton.InferInput("features", list(ROWS.shape), "FP32")
     tensor.set_data_from_numpy(ROWS)

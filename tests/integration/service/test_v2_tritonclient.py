@@ -50,6 +50,7 @@ def test_tritonclient_health_and_metadata(triton_client: triton.InferenceServerC
 @pytest.mark.parametrize(
     "binary_outputs", [None, False, True], ids=["default outputs", "json outputs", "binary outputs"]
 )
+@pytest.mark.smoke
 def test_tritonclient_infer_equals_the_native_api(
     triton_client: triton.InferenceServerClient,
     client: httpx.Client,
