@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -144,5 +145,5 @@ def text_exports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if hasattr(item, "callspec") and "config" in item.callspec.params and "text_exports" in item.fixturenames
     }
     configs = [c for c in CONFIGS if c.name in selected]
-    names = "-".join(sorted(c.name for c in configs))
-    return build_once(tmp_path_factory, f"text_models-{names}", lambda folder: build_and_export_all(configs, folder))
+    key = hashlib.sha256(" ".join(sorted(c.name for c in configs)).encode()).hexdigest()[:16]  # the same configs
+    return build_once(tmp_path_factory, f"text_models-{key}", lambda folder: build_and_export_all(configs, folder))
