@@ -57,6 +57,12 @@ def exported(built: KerasIoModels, name: str) -> str:
     return export.stdout
 
 
+def parity(built: KerasIoModels, name: str) -> str:
+    """The exporter's own parity line, shortened: what the docs' table shows beside the served error."""
+    found = re.search(r"max abs error probabilities (\S+)", exported(built, name))
+    return f"export parity {found.group(1) if found else '?'}"
+
+
 def model_info(clients: Clients, name: str) -> dict:
     response = clients.http.get(f"/models/{name}")
     assert response.status_code == 200 and response.json()["ready"], response.text
@@ -109,10 +115,13 @@ def test_keras_io_cases_are_served_within_1e_5_on_every_protocol(name, built, cl
     every text within 1e-5 of the Keras model as saved, scored alone."""
     input_name = model_info(clients, name)["inputs"][0]["name"]
     expected = built.keras[name]
+    errors = {}
     for protocol, answer in ask_all(clients, name, input_name, TEXTS).items():
         assert not isinstance(answer, str), f"{protocol}: {answer}"
         assert answer.shape == expected.shape, protocol
-        assert np.max(np.abs(answer - expected)) <= TOLERANCE, (protocol, np.max(np.abs(answer - expected)))
+        errors[protocol] = float(np.max(np.abs(answer - expected)))
+    assert max(errors.values()) <= TOLERANCE, errors
+    print(f"{name}: {parity(built, name)}; served {len(TEXTS)} texts, max abs error {max(errors.values()):.1e}")
 
 
 def test_a_generated_input_name_is_warned_and_text_is_its_alias(built, clients):
@@ -155,9 +164,13 @@ def test_unk_label_is_warned_and_can_be_dropped(built, clients):
     assert info["labels"] == built.labels[1:] and len(info["thresholds"]) == 3
     assert info["provenance"]["dropped_labels"] == '{"[UNK]": 0}'
     expected = built.keras["abstracts"][: len(HELD_OUT), 1:]
+    errors = {}
     for protocol, answer in ask_all(clients, "abstracts_served", "abstract", HELD_OUT).items():
         assert not isinstance(answer, str), f"{protocol}: {answer}"
-        assert np.max(np.abs(answer - expected)) <= TOLERANCE, protocol
+        errors[protocol] = float(np.max(np.abs(answer - expected)))
+    assert max(errors.values()) <= TOLERANCE, errors
+    served = f"served {len(HELD_OUT)} texts, max abs error {max(errors.values()):.1e}"
+    print(f"abstracts_served: {parity(built, 'abstracts_served')}; {served}")
 
 
 def test_calibrate_warns_of_unk_and_writes_rates_of_the_served_labels(built, tmp_path):
