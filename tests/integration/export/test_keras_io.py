@@ -221,3 +221,25 @@ def test_the_interface_options_refuse_in_one_line(built, model_files, tmp_path):
     status, _, stderr = cli(str(model_files("mlp.keras")), "-o", output, "--labels", "a,b,c", "--refuse-empty-texts")
     assert status == 2 and "--refuse-empty-texts is for models that read raw text" in stderr
     assert not Path(output).exists()
+
+
+def test_a_numeric_model_drops_a_label_and_keeps_its_rates_consistent(model_files, tmp_path):
+    """--drop-label on numbers: the graph serves the other columns, parity holds on them, and the sample data's
+    labels (named for every output column) give the reference rates of the labels served."""
+    from model_export.metadata import read_metadata
+    from service.contract.reference_rates import parse_reference_rates
+
+    rng = np.random.default_rng(0)
+    sample = tmp_path / "sample.npz"
+    np.savez(sample, features=rng.normal(size=(40, 6)).astype(np.float32), y=rng.random((40, 3)) < 0.5)
+    output = tmp_path / "mlp" / "1" / "model.onnx"
+    status, printed, stderr = cli(str(model_files("mlp.keras")), "-o", str(output), "--labels", "a,b,c",
+                                  "--drop-label", "b", "--sample-data", str(sample))  # fmt: skip
+    assert status == 0, stderr
+    assert "labels    a@0.5, c@0.5" in printed and "note      label 'b' is not served (--drop-label)" in printed
+    metadata = read_metadata(output)
+    assert metadata.labels == ["a", "c"] and metadata.props["dropped_labels"] == '{"b": 1}'
+    rates = parse_reference_rates(metadata.props, metadata.labels, metadata.thresholds)
+    assert list(rates.positive_rates) == ["a", "c"]
+    session = ort.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    assert [o.shape[-1] for o in session.get_outputs()] == [2, 2]
