@@ -8,10 +8,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from model_export.commands import run_calibrate, run_inspect, run_optimize, run_verify
+from model_export.data.label_warnings import DROP_OPTION
 from model_export.errors import ExportError
 from model_export.files import check_output_file
 from model_export.keras.head import ACCEPT_FLAG
+from model_export.keras.input_names import OPTION as INPUT_NAME_OPTION
+from model_export.keras.input_names import parse_renames
 from model_export.keras.load import UNSAFE_FLAG
+from model_export.keras.served_interface import REFUSE_EMPTY_TEXTS_OPTION
 from model_export.labels import DEFAULT_THRESHOLD, parse_labels_arg, parse_threshold, parse_thresholds_arg
 
 EXIT_USAGE = 2
@@ -30,7 +34,34 @@ def build_export_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force", action="store_true", help="replace --output when it exists (a served version, perhaps)"
     )
+    add_interface_options(parser)
     return parser
+
+
+def add_interface_options(parser: argparse.ArgumentParser) -> None:
+    """What clients see besides the probabilities: input names, the labels served, texts without a known word."""
+    parser.add_argument(
+        INPUT_NAME_OPTION,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="serve input OLD under the name NEW (repeat for several inputs); e.g. input_layer_1=text for a model "
+        "whose keras.Input had no name",
+    )
+    parser.add_argument(
+        DROP_OPTION,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave label NAME (one of --labels) out of the served outputs, e.g. a StringLookup's '[UNK]' (repeat "
+        "for several); parity is proved on the labels served",
+    )
+    parser.add_argument(
+        REFUSE_EMPTY_TEXTS_OPTION,
+        action="store_true",
+        help="text models: answer a text with no word of the vocabulary (empty, or unknown words only) with a 400 "
+        "instead of what Keras answers for it (its biases alone); recorded in the model",
+    )
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +114,9 @@ def run_export(argv: Sequence[str]) -> int:
         accept_sigmoid_output=args.accept_sigmoid_output,
         show_progress=True,
         unsafe_deserialization=args.unsafe_deserialization,
+        input_renames=parse_renames(args.input_name),
+        drop_labels=args.drop_label,
+        refuse_empty_texts=args.refuse_empty_texts,
     )
     print(report.format())
     return 0

@@ -10,7 +10,7 @@ import onnx
 
 from model_export.errors import ExportError
 from model_export.metadata import read_metadata
-from service.contract.metadata import CALIBRATION, OPTIMIZATION, REFERENCE_RATES, provenance
+from service.contract.metadata import CALIBRATION, INPUT_ALIASES, OPTIMIZATION, REFERENCE_RATES, provenance
 from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
 from service.contract.text.spec import parse_specs
 
@@ -39,7 +39,15 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "reference_rates": json.loads(reference_rates) if reference_rates else None,
         "optimization": json.loads(optimization) if optimization else None,
         "text_inputs": _text_inputs(metadata.props, path),
+        "input_aliases": _input_aliases(metadata.props, path),
     }
+
+
+def _input_aliases(props: dict[str, str], path: Path) -> dict[str, str]:
+    try:
+        return json.loads(props[INPUT_ALIASES]) if INPUT_ALIASES in props else {}
+    except ValueError:
+        raise ExportError(f"{path}: metadata '{INPUT_ALIASES}' is not valid JSON") from None
 
 
 def _text_inputs(props: dict[str, str], path: Path) -> list[dict[str, Any]]:
@@ -63,6 +71,7 @@ def _text_inputs(props: dict[str, str], path: Path) -> list[dict[str, Any]]:
             "vocabulary_size": len(spec.vocabulary),
             "variable_length": spec.variable_length,
             "needs_token": spec.needs_token,
+            "needs_known_token": spec.needs_known_token,
         }
         for spec in specs
     ]
@@ -88,7 +97,10 @@ def format_description(info: dict[str, Any]) -> str:
             + (f" (length {length})" if length else "")
             + f", {text['vocabulary_size']} tokens"
             + (", no token: 400" if text["needs_token"] else "")
+            + (", no known word: 400" if text["needs_known_token"] else "")
         )
+    for alias, name in info["input_aliases"].items():
+        lines.append(f"alias       {alias} -> {name} (native API)")
     lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
     if info["thresholds_note"]:
         lines.append(f"  ({info['thresholds_note']})")

@@ -12,7 +12,7 @@ import numpy as np
 
 from model_export.files import check_output_file, sha256_of_source, write_atomically
 from model_export.keras.load import UNSAFE_WARNING, LoadedSource, load_source
-from model_export.labels import DEFAULT_THRESHOLD, resolve_thresholds, validate_labels
+from model_export.labels import DEFAULT_THRESHOLD, kept_label_columns, resolve_thresholds, validate_labels
 from model_export.parity.compare import DEFAULT_BATCH_SIZES
 from model_export.parity.proof import prove_parity
 from model_export.progress import progress_bar
@@ -44,6 +44,7 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
     text_inputs: list[str] = field(default_factory=list)  # one line per text step
     parity_rows: str | None = None  # what a text model's parity ran on
+    notes: list[str] = field(default_factory=list)  # what clients see besides the labels: dropped labels, aliases
 
     def format(self) -> str:
         pairs = zip(self.labels, self.thresholds, strict=True)
@@ -59,6 +60,7 @@ class ExportReport:
         ]
         if self.max_abs_error_model_output is not None:
             lines.append(f"          vs the model's own sigmoid output {self.max_abs_error_model_output:.2e}")
+        lines += [f"note      {n}" for n in self.notes]
         lines += [f"warning   {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -78,21 +80,32 @@ def export_model(
     seed: int = 0,
     show_progress: bool = False,
     unsafe_deserialization: bool = False,
+    input_renames: Mapping[str, str] | None = None,
+    drop_labels: Sequence[str] = (),
+    refuse_empty_texts: bool = False,
 ) -> ExportReport:
-    """Export `source` to `output` (ONNX), or raise ExportError and write nothing."""
+    """Export `source` to `output` (ONNX), or raise ExportError and write nothing.
+
+    `input_renames` renames inputs ({Keras name: served name}); `drop_labels` leaves labels (`labels` names every
+    output column) out of the served outputs; `refuse_empty_texts` makes a text model answer a text without a known
+    word with a 400 instead of Keras' answer (see keras/served_interface.py)."""
     from model_export.convert import graph_edits, to_onnx
     from model_export.keras import head
+    from model_export.keras.served_interface import ServedInterface
     from model_export.metadata import apply_metadata, build_metadata_props
     from model_export.parity import compare
     from model_export.text import plan
 
     to_onnx.check_opset(opset)
     labels = validate_labels(labels)
-    threshold_values = resolve_thresholds(labels, thresholds, default_threshold)
+    columns = kept_label_columns(labels, drop_labels)
+    served_labels = [labels[column] for column in columns]
+    threshold_values = resolve_thresholds(served_labels, thresholds, default_threshold)
     output = check_output_file(output, "output")
 
     with progress_bar(f"exporting {Path(source).name}", _STEPS + len(batch_sizes), show_progress) as advance:
         loaded = load_source(source, unsafe_deserialization)
+        interface = ServedInterface.apply(loaded, labels, columns, input_renames, refuse_empty_texts)
         advance(description="tracing the model")
         onnx_inputs = loaded.inputs
         if loaded.subclassed:
@@ -101,7 +114,7 @@ def export_model(
                 loaded.keras_model, frozen.output_op_type, loaded.loss, accept_sigmoid_output
             )
         elif loaded.kind == "keras":
-            decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output)
+            decision = head.decide_keras_head(loaded.graph_source, loaded.loss, accept_sigmoid_output)
             graph_model = decision.graph_model
             if loaded.text is not None:  # convert what follows the text layers; they become the text steps
                 graph_model, onnx_inputs = plan.cut_model(graph_model, loaded.text), loaded.text.onnx_inputs
@@ -119,12 +132,15 @@ def export_model(
         renames = dict(zip(frozen.input_tensor_names, input_names, strict=True))
         graph_edits.rewrite_erfc(model.graph)
         graph_edits.check_known_ops(model)
-        graph_edits.finish_graph(model, renames, frozen.output_tensor_name, decision.logits_exact, len(labels))
+        graph_edits.finish_graph(
+            model, renames, frozen.output_tensor_name, decision.logits_exact, len(served_labels), interface.columns
+        )
         graph_edits.check_graph_inputs(model, input_names)
 
         provenance = _provenance(loaded, opset, decision.kind, decision.logits_exact, decision.explanation)
-        props = build_metadata_props(labels, threshold_values, provenance)
-        doc = f"Multi-label classifier ({len(labels)} labels) exported from {loaded.path.name}. {decision.explanation}."
+        props = build_metadata_props(served_labels, threshold_values, provenance | interface.metadata())
+        doc = f"Multi-label classifier ({len(served_labels)} labels) exported from {loaded.path.name}. "
+        doc += f"{decision.explanation}."
         apply_metadata(model, props, doc, VERSION)
         model.graph.name = output.parent.parent.name or "model"
         compare.check_onnx_model(model)
@@ -138,18 +154,19 @@ def export_model(
             compare.PROBABILITY_TOLERANCE if tolerance is None else tolerance,
             batch_sizes,
             seed,
-            n_labels=len(labels),
+            n_labels=len(served_labels),
             on_batch=advance,
+            columns=interface.columns,
         )
         if parity.text is not None:  # the text steps, with what parity found about texts without a token
             props[TEXT_METADATA_KEY] = dump_specs(loaded.text.specs(parity.text.needs_token))
             apply_metadata(model, props, doc, VERSION)
         elif sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
-            _add_reference_rates(model, props, parity.batches[-1], sample_data, labels, threshold_values)  # all rows
+            _add_reference_rates(model, props, parity.batches[-1], sample_data, served_labels, threshold_values, labels)
     write_atomically(output, model.SerializeToString())
     return ExportReport(
         output_path=output,
-        labels=labels,
+        labels=served_labels,
         thresholds=threshold_values,
         head=decision.kind,
         head_explanation=decision.explanation,
@@ -162,24 +179,30 @@ def export_model(
         max_abs_error_model_output=parity.report.max_abs_error_model_output,
         tolerance=parity.report.tolerance,
         metadata=props,
-        warnings=[*decision.warnings, *([UNSAFE_WARNING] if unsafe_deserialization else [])],
+        warnings=[
+            *decision.warnings,
+            *([UNSAFE_WARNING] if unsafe_deserialization else []),
+            *interface.warnings(sample_data),
+        ],
         text_inputs=_describe_text_inputs(loaded),
         parity_rows=None if parity.text is None else parity.text.describe(),
+        notes=interface.notes(),
     )
 
 
 def _add_reference_rates(
     model: Any,
     props: dict[str, str],
-    all_rows: dict[str, np.ndarray],
+    all_rows: dict[str, np.ndarray],  # all of the sample data's rows
     sample_data: str | Path,
     labels: list[str],
     thresholds: list[float],
+    file_labels: list[str],  # every output column's label, as the sample data gives them
 ) -> None:
     from model_export.calibration.reference_rates import sample_reference_rates
     from service.contract.metadata import REFERENCE_RATES as METADATA_KEY
 
-    entry = sample_reference_rates(model, all_rows, sample_data, labels, thresholds)
+    entry = sample_reference_rates(model, all_rows, sample_data, labels, thresholds, file_labels)
     if entry is not None:
         props[METADATA_KEY] = entry
         model.metadata_props.add(key=METADATA_KEY, value=entry)

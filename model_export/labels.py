@@ -96,3 +96,14 @@ def resolve_thresholds(
 def _check_threshold(value: float, what: str) -> None:
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         raise ExportError(f"{what} must be within [0, 1], got {value}")
+
+
+def kept_label_columns(labels: Sequence[str], dropped: Sequence[str]) -> list[int]:
+    """The output columns served when the labels `dropped` are left out (--drop-label), in label order."""
+    unknown = sorted(set(dropped) - set(labels))
+    if unknown:
+        raise ExportError(f"--drop-label names unknown label(s) {', '.join(unknown)}; labels: {', '.join(labels)}")
+    kept = [column for column, label in enumerate(labels) if label not in set(dropped)]
+    if not kept:
+        raise ExportError("--drop-label would leave no label to serve")
+    return kept

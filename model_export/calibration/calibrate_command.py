@@ -21,6 +21,7 @@ from model_export.calibration.html_report import LabelPanel, ReportPage, write_r
 from model_export.calibration.reference_rates import reference_rates_entry
 from model_export.calibration.table import format_table
 from model_export.calibration.threshold_choice import LabelCalibration, Target, calibrate_label, stored_value
+from model_export.data.label_warnings import CALIBRATE_REMEDY, label_warnings
 from model_export.data.model_rows import score_rows
 from model_export.errors import ExportError
 from model_export.files import choose_output, publish_model, sha256_of_source
@@ -40,6 +41,7 @@ class CalibrationResult:
     calibration: dict = field(default_factory=dict)  # what went into the `calibration` metadata entry
     reference_rates: str = ""  # the `reference_rates` metadata entry: positive rates at the new thresholds
     skipped_rows: int = 0  # texts with no token: the service answers them 400, so they have no probability
+    warnings: list[str] = field(default_factory=list)  # labels to look at: a lookup's "[UNK]", no positive row
 
     @property
     def thresholds(self) -> list[float]:
@@ -50,6 +52,7 @@ class CalibrationResult:
         lines += [f"note: {c.note}" for c in self.labels if c.note]
         if self.skipped_rows:
             lines.append(f"note: left out {self.skipped_rows} rows with no token after standardization (answered 400)")
+        lines += [f"warning: {warning}" for warning in self.warnings]
         lines.append(f"wrote      {self.output}")
         return "\n".join(lines)
 
@@ -82,6 +85,7 @@ def calibrate_model(
             choices.append(calibrate_label(label, probabilities[:, j], truth[:, j], current, targets.get(label)))
             advance()
     result = CalibrationResult(model, output_path, data, int(truth.shape[0]), choices, skipped_rows=skipped)
+    result.warnings = label_warnings(metadata.labels, truth, data, CALIBRATE_REMEDY)
     result.calibration = calibration_entry(model, data, result, targets)
     result.reference_rates = reference_rates_entry(
         metadata.labels, probabilities, truth, result.thresholds, "calibrate", data

@@ -40,16 +40,20 @@ def sample_reference_rates(
     sample_data: str | Path,
     labels: Sequence[str],
     thresholds: Sequence[float],
+    file_labels: Sequence[str] | None = None,
 ) -> str | None:
     """The entry for an export's sample data (all its rows in `inputs`), None when the data has no labels.
 
-    The labels are read by the reader every command uses: `y` in an .npz, "labels" in JSONL / CSV."""
+    The labels are read by the reader every command uses: `y` in an .npz, "labels" in JSONL / CSV. `file_labels`:
+    the labels the file gives, when the model serves only some of them (--drop-label)."""
     import onnxruntime as ort
 
     columns = [Column(name, is_text=False, dtype=array.dtype.name) for name, array in inputs.items()]
-    _, truth = read_rows(sample_data, columns, labels, labels_optional=True)
+    file_labels = list(labels if file_labels is None else file_labels)
+    _, truth = read_rows(sample_data, columns, file_labels, labels_optional=True)
     if truth is None:
         return None
+    truth = truth[:, [file_labels.index(label) for label in labels]]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     probabilities = session.run([OUTPUT_PROBABILITIES], inputs)[0]
     return reference_rates_entry(labels, probabilities, truth, thresholds, "export", Path(sample_data))

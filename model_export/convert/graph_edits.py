@@ -78,14 +78,19 @@ def finish_graph(
     output_name: str,
     output_is_logits: bool,
     n_labels: int,
+    columns: Sequence[int] | None = None,
 ) -> None:
-    """Final interface: inputs by Keras name, outputs [probabilities, logits], dynamic batch."""
+    """Final interface: inputs by Keras name, outputs [probabilities, logits], dynamic batch. With `columns`, only
+    those output columns are served (in that order; `n_labels` of them): the others (--drop-label) are cut."""
     graph = model.graph
     for old, new in input_renames.items():
         rename_tensor(graph, old, new)
     produced = LOGITS if output_is_logits else PROBABILITIES
     rename_tensor(graph, output_name, f"{produced}__raw")
-    _cast_to_float(graph, f"{produced}__raw", produced)
+    served = f"{produced}__raw"
+    if columns is not None:
+        served = _keep_columns(graph, served, columns)
+    _cast_to_float(graph, served, produced)
     if output_is_logits:
         graph.node.append(helper.make_node("Sigmoid", [LOGITS], [PROBABILITIES], name="appended_sigmoid"))
     else:
@@ -100,6 +105,17 @@ def finish_graph(
         for index, dim in enumerate(dims[1:], start=1):
             if not dim.HasField("dim_value"):
                 dim.dim_param = f"{value.name}_dim{index}"
+
+
+def _keep_columns(graph: onnx.GraphProto, source: str, columns: Sequence[int]) -> str:
+    """The output's columns `columns` only: a Gather on the label axis (tf2onnx's output is [batch, n_outputs])."""
+    kept = f"{source}__kept"
+    graph.initializer.append(numpy_helper.from_array(np.asarray(columns, np.int64), f"{kept}__columns"))
+    graph.node.append(helper.make_node("Gather", [source, f"{kept}__columns"], [kept], axis=1, name="kept_labels"))
+    for output in graph.output:  # its element type tells the cast what it casts (finish_graph rewrites the outputs)
+        if output.name == source:
+            output.name = kept
+    return kept
 
 
 def _cast_to_float(graph: onnx.GraphProto, source: str, target: str) -> None:

@@ -60,9 +60,11 @@ def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = 
         raise ExportError(
             f"the model output has shape {tuple(output.shape)}; a multi-label classifier must output [batch, n_labels]"
         )
-    layer = _output_layer(model)
+    path = output_path(model)
+    layer = path.layer
     activation = _activation_name(layer)
     inputs = list(model.inputs)
+    where = f"'{layer.name}'{path.where}"
     if activation == "softmax":
         raise ExportError(SOFTMAX_MESSAGE)
     if activation in ("linear", None):
@@ -71,12 +73,12 @@ def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = 
         return HeadDecision(
             HEAD_APPENDED_SIGMOID,
             True,
-            f"last layer '{layer.name}' is linear: appended an ONNX Sigmoid",
+            f"last layer {where} is linear: appended an ONNX Sigmoid",
             graph_model=keras.Model(inputs, output),
         )
     if activation != "sigmoid":
         raise ExportError(
-            f"the last layer '{layer.name}' applies '{activation}', which is neither linear (logits) nor "
+            f"the last layer {where} applies '{activation}', which is neither linear (logits) nor "
             "sigmoid. A multi-label head must output unbounded logits: use a linear last layer."
         )
     warnings = []
@@ -85,18 +87,18 @@ def decide_keras_head(model: Any, loss: LossInfo, accept_sigmoid_output: bool = 
             f"the model ends in a sigmoid but was compiled with {loss.description}: training treated its "
             "probabilities as logits; check its predictions"
         )
-    logits = _recover_logits(layer)
+    logits = _recover_logits(layer, path.layer_input)
     if logits is not None:
         return HeadDecision(
             HEAD_LOGITS_RECOVERED,
             True,
-            f"last layer '{layer.name}' applies a sigmoid: exported its logits exactly and appended an "
+            f"last layer {where} applies a sigmoid: exported its logits exactly and appended an "
             "ONNX Sigmoid (no double sigmoid)",
-            graph_model=keras.Model(inputs, logits),
+            graph_model=keras.Model(inputs, path.outward(logits)),
             warnings=warnings,
         )
     if not accept_sigmoid_output:
-        raise ExportError(double_sigmoid_message(f"the model (last layer '{layer.name}')"))
+        raise ExportError(double_sigmoid_message(f"the model (last layer {where})"))
     return accepted_sigmoid_decision(keras.Model(inputs, output), warnings)
 
 
@@ -144,11 +146,55 @@ def decide_subclassed_head(model: Any, op_type: str, loss: LossInfo, accept_sigm
     return decision
 
 
-def _output_layer(model: Any) -> Any:
-    history = getattr(model.outputs[0], "_keras_history", None)
-    if history is not None:
-        return history.operation
-    return model.layers[-1]
+@dataclass
+class OutputPath:
+    """The layer that computes a model's output, found through the models nested in it (keras.io's
+    `Sequential([text_vectorizer, shallow_mlp_model])` ends in the nested model, not in its Dense)."""
+
+    layer: Any
+    layer_input: Any  # the KerasTensor the layer was called on (in the innermost model's graph), or None
+    nested: list[tuple[Any, list[Any]]]  # outermost first: each nested model and the tensors it was called on
+
+    @property
+    def where(self) -> str:
+        return "".join(f" in nested model '{model.name}'" for model, _ in reversed(self.nested))
+
+    def outward(self, tensor: Any) -> Any:
+        """A tensor of the innermost model's graph, computed from the outer model's inputs: each nested model's
+        graph up to it, called where that model was called. The layers are shared, so the values are exact."""
+        import keras
+
+        for model, called_on in reversed(self.nested):
+            inner = keras.Model(model.inputs, tensor)
+            tensor = inner(called_on[0] if len(called_on) == 1 else called_on)
+        return tensor
+
+
+def output_path(model: Any) -> OutputPath:
+    import keras
+
+    nested: list[tuple[Any, list[Any]]] = []
+    tensor = model.outputs[0]
+    while True:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return OutputPath(model.layers[-1], None, nested)
+        operation = history.operation
+        node = operation._inbound_nodes[history.node_index]
+        if isinstance(operation, keras.Model) and _single_output(operation) is not None:
+            nested.append((operation, list(node.input_tensors)))
+            tensor = _single_output(operation)
+            continue
+        return OutputPath(operation, node.input_tensors[0] if len(node.input_tensors) == 1 else None, nested)
+
+
+def _single_output(model: Any) -> Any:
+    """A nested model's one output tensor in its own graph (Functional, or a built Sequential), or None."""
+    try:
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError):  # a subclassed model, or a Sequential never built
+        return None
+    return outputs[0] if len(outputs) == 1 else None
 
 
 def _activation_name(layer: Any) -> str | None:
@@ -162,14 +208,12 @@ def _activation_name(layer: Any) -> str | None:
     return getattr(activation, "__name__", repr(activation))
 
 
-def _recover_logits(layer: Any) -> Any:
+def _recover_logits(layer: Any, layer_input: Any) -> Any:
     """The exact pre-sigmoid tensor of `layer`, or None when it cannot be had."""
     import keras
 
-    try:
-        layer_input = layer.input
-    except (AttributeError, ValueError):
-        return None  # shared layer with several inbound nodes: its input is ambiguous
+    if layer_input is None:
+        return None  # several inputs, or a layer outside any graph: nothing to apply a linear copy to
     if isinstance(layer, keras.layers.Activation):
         return layer_input  # the Activation's input is the logits tensor itself
     try:

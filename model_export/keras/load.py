@@ -41,6 +41,13 @@ class LoadedSource:
     signature_output_key: str | None = None
     subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
     text: Any = None  # text.plan.TextPlan when the model reads raw strings through text layers
+    as_run: Any = None  # the model rebuilt on the shapes its layers compute when they run, when Keras declares others
+
+    @property
+    def graph_source(self) -> Any:
+        """The Keras model whose head is decided and whose graph is converted: the model, or its rebuild as it runs
+        (text/shapes.py). Parity is always proved against the model as loaded."""
+        return self.keras_model if self.as_run is None else self.as_run
 
     def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's own output (what it returns today, before any exporter change)."""
@@ -100,6 +107,9 @@ def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSourc
             ) from None
         hint = _H5_HINT if suffix_is_h5(path) else ""
         raise ExportError(f"Keras could not load {path.name}: {str(exc).rstrip('. ')}{hint}") from exc
+    from model_export.text import plan, shapes
+
+    model = shapes.build_unbuilt_text_sequential(model)
     try:
         model_inputs = list(model.inputs)
         model_outputs = list(model.outputs)
@@ -111,11 +121,20 @@ def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSourc
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
-    from model_export.text import plan
-
     inputs = [_keras_input_spec(t) for t in model_inputs]
     text = plan.plan_text_model(model, inputs) if plan.has_string_input(model) else None
-    return LoadedSource(path=path, kind="keras", inputs=inputs, loss=loss, keras_model=model, text=text)
+    as_run = None
+    if text is not None:
+        as_run, text = shapes.rebuild_as_run(model, text)
+    return LoadedSource(
+        path=path,
+        kind="keras",
+        inputs=inputs,
+        loss=loss,
+        keras_model=model,
+        text=text,
+        as_run=None if as_run is model else as_run,
+    )
 
 
 _H5_HINT = (

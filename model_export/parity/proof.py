@@ -40,9 +40,13 @@ def prove_parity(
     seed: int,
     n_labels: int,
     on_batch: Callable[[], None] | None = None,
+    columns: Sequence[int] | None = None,
 ) -> ParityOutcome:
-    """ExportError when ONNX Runtime and Keras disagree (or when the data cannot be read)."""
+    """ExportError when ONNX Runtime and Keras disagree (or when the data cannot be read). With `columns`, the ONNX
+    model serves only those of the source's output columns (--drop-label), and parity is proved on them."""
     reference = keras_reference(loaded, decision)
+    if columns is not None:
+        reference = _on_columns(reference, list(columns))
     if loaded.text is not None:
         samples = None if sample_data is None else read_sample_rows(sample_data, loaded.inputs)
         text = verify_text_parity(
@@ -87,13 +91,16 @@ def embedding_input_dim(model: Any) -> int | None:
 
 def keras_reference(loaded: LoadedSource, decision: Any) -> Callable[[dict[str, np.ndarray]], Reference]:
     """batch -> what the source says: sigmoid(logits), the logits, and its own sigmoid output when it had one."""
-    from service.contract.metadata import HEAD_LOGITS_RECOVERED
+    from service.contract.metadata import HEAD_APPENDED_SIGMOID, HEAD_LOGITS_RECOVERED
 
     model_output = loaded.model_output
-    graph_call = None if decision.graph_model is None else partial(call_keras, decision.graph_model)
+    # An appended sigmoid's graph model computes what the model does: its logits are the model's own output, taken
+    # from the model as loaded (which a model rebuilt as it runs must match).
+    graph_model = None if decision.kind == HEAD_APPENDED_SIGMOID else decision.graph_model
+    graph_call = None if graph_model is None else partial(call_keras, graph_model)
     if loaded.text is not None:  # hundreds of calls on single texts: traced once instead of eager each time
         model_output = _traced(loaded.keras_model, loaded.inputs)
-        graph_call = None if decision.graph_model is None else _traced(decision.graph_model, loaded.inputs)
+        graph_call = None if graph_model is None else _traced(graph_model, loaded.inputs)
 
     def reference(batch: dict[str, np.ndarray]) -> Reference:
         if not decision.logits_exact:
@@ -104,6 +111,17 @@ def keras_reference(loaded: LoadedSource, decision: Any) -> Callable[[dict[str, 
         return Reference(probabilities=sigmoid(logits), logits=logits, model_output=own)
 
     return reference
+
+
+def _on_columns(
+    reference: Callable[[dict[str, np.ndarray]], Reference], columns: list[int]
+) -> Callable[[dict[str, np.ndarray]], Reference]:
+    def kept(batch: dict[str, np.ndarray]) -> Reference:
+        full = reference(batch)
+        pick = [None if values is None else values[:, columns] for values in (full.logits, full.model_output)]
+        return Reference(full.probabilities[:, columns], *pick)
+
+    return kept
 
 
 def _traced(model: Any, inputs: Sequence[Any]) -> Callable[[Any], np.ndarray]:

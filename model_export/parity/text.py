@@ -32,9 +32,11 @@ class TextParity:
     needs_token: dict[str, bool]  # by the ONNX input each step feeds
     rows: int  # rows compared
     rows_without_token: int  # rows the service answers with a 400 instead (not compared)
+    refused_unknown: bool = False  # --refuse-empty-texts: rows with no known word are among them
 
     def describe(self) -> str:
-        return f"{self.rows} rows of raw text, {self.rows_without_token} more with no token (answered 400, never NaN)"
+        without = "no token or no known word" if self.refused_unknown else "no token"
+        return f"{self.rows} rows of raw text, {self.rows_without_token} more with {without} (answered 400, never NaN)"
 
 
 def as_keras_strings(texts: Sequence[str], string_shape: tuple[int, ...]) -> np.ndarray:
@@ -77,7 +79,8 @@ def verify_text_parity(
     expected = _keras_answers(reference, inputs, plan, take(rows, predicted.scored), each_alone)
     report = _compare(predicted.probabilities, predicted.logits, expected, take(rows, predicted.scored), tolerance)
     report = VerificationReport(predicted.batch_sizes, *report)
-    return TextParity(report, needs_token, len(predicted.scored), row_count(rows) - len(predicted.scored))
+    unanswered = row_count(rows) - len(predicted.scored)
+    return TextParity(report, needs_token, len(predicted.scored), unanswered, plan.refuse_empty_texts)
 
 
 def corpus_rows(plan: TextPlan, inputs: Sequence[Any], sample_rows: Rows | None, int_high: int, seed: int) -> Rows:

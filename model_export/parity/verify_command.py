@@ -13,7 +13,7 @@ from model_export.files import sha256_of_source
 from model_export.metadata import read_metadata
 from model_export.parity.compare import DEFAULT_BATCH_SIZES, PROBABILITY_TOLERANCE, VerificationReport
 from model_export.progress import progress_bar
-from service.contract.metadata import HEAD, HEAD_SIGMOID_ACCEPTED, SOURCE_SHA256
+from service.contract.metadata import HEAD, HEAD_SIGMOID_ACCEPTED, INPUT_RENAMES, SOURCE_SHA256
 
 
 @dataclass
@@ -59,7 +59,9 @@ def verify_exported(
 ) -> VerifyOutcome:
     """Parity of `model` (ONNX) with `source` (Keras/SavedModel). Raises ExportError when it cannot check."""
     from model_export.keras import head
+    from model_export.keras.input_names import recorded_renames, rename_inputs
     from model_export.keras.load import load_source
+    from model_export.keras.served_interface import recorded_columns
     from model_export.parity.proof import prove_parity
 
     model, source = Path(model), Path(source)
@@ -69,13 +71,16 @@ def verify_exported(
     recorded = metadata.props.get(SOURCE_SHA256)
     with progress_bar("verifying", 3 + len(batch_sizes), show_progress) as advance:
         loaded = load_source(source, unsafe_deserialization)
+        if loaded.kind == "keras":  # the names the model serves, as export gave them
+            rename_inputs(loaded, recorded_renames(metadata.props.get(INPUT_RENAMES)))
+        columns = recorded_columns(metadata.props, len(metadata.labels))
         advance(description="loaded the source")
         accepted = metadata.props.get(HEAD) == HEAD_SIGMOID_ACCEPTED
         if loaded.kind == "keras" and not loaded.subclassed:
             if accepted:
                 decision = head.accepted_sigmoid_decision(loaded.keras_model)
             else:
-                decision = head.decide_keras_head(loaded.keras_model, loaded.loss, accept_sigmoid_output=False)
+                decision = head.decide_keras_head(loaded.graph_source, loaded.loss, accept_sigmoid_output=False)
         else:  # the exported model's metadata says what its source returns
             decision = head.HeadDecision(metadata.props.get(HEAD, head.HEAD_APPENDED_SIGMOID), not accepted, "")
             decision.graph_model = loaded.keras_model
@@ -88,7 +93,15 @@ def verify_exported(
             if loaded.text is not None:  # what the service will run must be what the source's layers do
                 _check_recorded_steps(metadata.props, loaded)
             parity = prove_parity(
-                proto, loaded, decision, sample_data, tolerance, batch_sizes, seed, n_labels=len(metadata.labels)
+                proto,
+                loaded,
+                decision,
+                sample_data,
+                tolerance,
+                batch_sizes,
+                seed,
+                n_labels=len(metadata.labels),
+                columns=columns,
             )
             outcome.report = parity.report
             outcome.parity_rows = None if parity.text is None else parity.text.describe()
@@ -100,7 +113,7 @@ def verify_exported(
 
 def _check_recorded_steps(props: dict[str, str], loaded) -> None:
     """Parity runs the source's text layers; the service runs the steps recorded in the model: they must agree
-    (needs_token aside: parity decides it)."""
+    (needs_token aside: parity decides it; needs_known_token was the exporter's choice, and parity keeps it)."""
     from service.contract.metadata import TEXT_STEPS as METADATA_KEY
     from service.contract.text.spec import parse_specs
 
@@ -111,6 +124,7 @@ def _check_recorded_steps(props: dict[str, str], loaded) -> None:
         specs = parse_specs(recorded)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
+    loaded.text.refuse_empty_texts = any(spec.needs_known_token for spec in specs)
     if specs != loaded.text.specs({spec.feeds: spec.needs_token for spec in specs}):
         raise ExportError(
             "the text steps recorded in the model differ from the source's text layers (vocabulary, settings or "

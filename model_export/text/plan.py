@@ -18,6 +18,7 @@ from service.contract.text.keras_layers import TextStep
 from service.contract.text.spec import TextStepSpec
 
 STRING = "string"
+BAG_OF_WORDS = ("multi_hot", "count", "tf_idf")
 SAVED_MODEL_MESSAGE = (
     "the SavedModel takes raw strings (a tf.string input), and a SavedModel does not say which TextVectorization "
     "or StringLookup produced its token ids. Export from the .keras (or .h5) file instead: its text layers are "
@@ -34,6 +35,7 @@ class TextUse:
     string_shape: tuple[int, ...]
     tensor: Any  # the layer's output KerasTensor in this model: where the model is cut
     spec: TextStepSpec  # needs_token still False; decided by the parity run
+    squeezed: bool = False  # Keras declares [1, *row_shape] but the layer runs [*row_shape] (text/shapes.py)
 
 
 @dataclass
@@ -41,9 +43,15 @@ class TextPlan:
     uses: list[TextUse]
     onnx_inputs: list[InputSpec]  # what the converted graph takes, in the model's input order
     cut_tensors: list[Any]  # the KerasTensor behind each ONNX input
+    refuse_empty_texts: bool = False  # every step's needs_known_token: the exporter's --refuse-empty-texts
 
     def specs(self, needs_token: dict[str, bool]) -> list[TextStepSpec]:
-        return [replace(use.spec, needs_token=needs_token.get(use.spec.feeds, False)) for use in self.uses]
+        return [
+            replace(
+                use.spec, needs_token=needs_token.get(use.spec.feeds, False), needs_known_token=self.refuse_empty_texts
+            )
+            for use in self.uses
+        ]
 
     def steps(self, needs_token: dict[str, bool]) -> list[TextStep]:
         return [TextStep(spec) for spec in self.specs(needs_token)]
@@ -123,16 +131,17 @@ def _text_use(layer: Any, string_input: Any, output: Any) -> TextUse:
     compatible = len(symbolic) == len(expected) and all(
         s is None or s == e for s, e in zip(symbolic, expected, strict=True)
     )
-    if not compatible:
+    # Bag-of-words on shape (1,): Keras keeps the string axis in the declared shape; the layer drops it when it runs.
+    squeezed = spec.output_mode in BAG_OF_WORDS and string_shape == (1,) and symbolic == (1, *expected)
+    if not compatible and not squeezed:
         raise ExportError(
             f"{type(layer).__name__} layer '{layer.name}' outputs rows of shape {list(expected)} when it runs, but "
             f"Keras declares {list(symbolic)} for the layers after it, so the model after it cannot be "
-            "converted as Keras built it. With output_mode multi_hot, count or tf_idf declare the input as "
-            "keras.Input(shape=(), dtype='string')."
+            "converted as Keras built it."
         )
     if str(output.dtype) != _dtype_of(spec):
         raise ExportError(f"layer '{layer.name}' declares {output.dtype} output, but computes {_dtype_of(spec)}")
-    return TextUse(layer, string_input.name, string_shape, output, spec)
+    return TextUse(layer, string_input.name, string_shape, output, spec, squeezed)
 
 
 def _dtype_of(spec: TextStepSpec) -> str:

@@ -13,12 +13,13 @@ A text model's inputs are not its graph's: clients send text, which its text ste
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .errors import InvalidModelFile
+from .input_aliases import InvalidInputAliases, parse_input_aliases
 from .labels import read_labels_and_thresholds
 from .metadata import OUTPUTS
 from .reference_rates import InvalidReferenceRates, ReferenceRates, parse_reference_rates
@@ -61,6 +62,17 @@ class ModelFile:
     reference_rates: ReferenceRates | None
     metadata: dict[str, str]
     warnings: tuple[str, ...]  # what is wrong with the file but does not stop serving it
+    input_aliases: dict[str, str] = field(default_factory=dict)  # {alias: input name}, for the native API
+
+    def text_rules(self) -> dict[str, dict[str, bool]]:
+        """Per text input, which texts it refuses with a 400: none with no token (`needs_token`), none with no
+        known token (`needs_known_token`, the exporter's --refuse-empty-texts)."""
+        rules: dict[str, dict[str, bool]] = {}
+        for step in self.text_steps:
+            rule = rules.setdefault(step.name, {"needs_token": False, "needs_known_token": False})
+            rule["needs_token"] |= step.needs_token
+            rule["needs_known_token"] |= step.needs_known_token
+        return rules
 
 
 def graph_inputs_of(nodes: Iterable[Any]) -> list[InputSpec]:
@@ -97,8 +109,14 @@ def read_model_file(
         reference_rates = parse_reference_rates(metadata, labels, read.thresholds)
     except InvalidReferenceRates as exc:
         reference_rates, warnings = None, (*warnings, f"served without reference rates: {exc}")
+    try:
+        aliases = parse_input_aliases(metadata, [spec.name for spec in inputs])
+    except InvalidInputAliases as exc:
+        aliases, warnings = {}, (*warnings, f"served without input aliases: {exc}")
     thresholds = np.asarray(read.thresholds, np.float32)
-    return ModelFile(labels, thresholds, inputs, list(graph_inputs), steps, reference_rates, dict(metadata), warnings)
+    return ModelFile(
+        labels, thresholds, inputs, list(graph_inputs), steps, reference_rates, dict(metadata), warnings, aliases
+    )
 
 
 def client_inputs(steps: list[TextStep], graph_inputs: list[InputSpec]) -> list[InputSpec]:

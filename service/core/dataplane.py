@@ -164,6 +164,8 @@ class DataPlane:
             reference_rates=dict(model.reference_rates.positive_rates) if model and model.reference_rates else None,
             calibration=json_object(model.metadata, CALIBRATION) if model else None,
             optimization=json_object(model.metadata, OPTIMIZATION) if model else None,
+            input_aliases=dict(model.file.input_aliases) if model else {},
+            text_rules=model.file.text_rules() if model else {},
         )
 
     # -- inference ---------------------------------------------------------------------------------------

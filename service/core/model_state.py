@@ -35,7 +35,9 @@ class ServedModel:
 
     def __post_init__(self) -> None:
         m = self.model
-        self.handle = ModelHandle(m.name, m.version, m.path, m.labels, m.thresholds, m.inputs, self)
+        self.handle = ModelHandle(
+            m.name, m.version, m.path, m.labels, m.thresholds, m.inputs, self, dict(m.file.input_aliases)
+        )
 
 
 @dataclass

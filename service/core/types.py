@@ -27,6 +27,7 @@ class ModelHandle:
     thresholds: np.ndarray  # float32 [labels]: the model's own
     inputs: list[InputSpec]  # what clients send
     served: Any = field(repr=False, compare=False)  # the registry's own object: only the data plane reads it
+    input_aliases: dict[str, str] = field(default_factory=dict)  # {alias: input name} the native API also takes
 
     @property
     def input_names(self) -> list[str]:
@@ -97,6 +98,8 @@ class ModelDescription:
     reference_rates: dict[str, float] | None = None  # each label's positive rate on validation data
     calibration: dict | None = None  # how the thresholds were chosen (model_export calibrate's record)
     optimization: dict | None = None  # int8 / float16 / graph-only, with its per-label proof (model_export optimize)
+    input_aliases: dict[str, str] = field(default_factory=dict)  # {alias: input name} the native API also takes
+    text_rules: dict[str, dict[str, bool]] = field(default_factory=dict)  # per text input: which texts get a 400
 
     @property
     def ready(self) -> bool:

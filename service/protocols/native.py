@@ -71,13 +71,34 @@ async def _predict(request: Request, name: str | None, version: int | None) -> R
         raise InvalidInput(f"unknown field(s) {sorted(unknown)}; the body takes 'instances' and 'threshold'")
     if "instances" not in document:
         raise InvalidInput("'instances' must be a list with one entry per example")
+    instances = document["instances"]
+    if served.input_aliases:
+        instances = resolve_aliases(instances, served.input_aliases)
     core_request = inference_request(
         request,
-        instances=document["instances"],
+        instances=instances,
         threshold=document.get("threshold"),
         may_hold_booleans=may_hold_booleans(body),
     )
     return json_response(encode_result(await plane.infer(served, core_request)))
+
+
+def resolve_aliases(instances: Any, aliases: dict[str, str]) -> Any:
+    """Instances whose keys may be a model's input aliases ({"text": ...} for its one text input), with each alias
+    replaced by the input it names."""
+    if not isinstance(instances, list):
+        return instances  # the core says what is wrong with it
+    resolved = []
+    for position, row in enumerate(instances):
+        if isinstance(row, dict) and not aliases.keys().isdisjoint(row):
+            row = dict(row)
+            for alias, name in aliases.items():
+                if alias in row:
+                    if name in row:
+                        raise InvalidInput(f"instance {position} gives input {name!r} twice: as {name!r} and {alias!r}")
+                    row[name] = row.pop(alias)
+        resolved.append(row)
+    return resolved
 
 
 def encode_result(result: InferenceResult) -> dict[str, Any]:
@@ -128,7 +149,7 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
         "versions": model.versions,
         "labels": model.labels,
         "thresholds": model.thresholds,
-        "inputs": [_input_info(spec) for spec in model.inputs],
+        "inputs": [_input_info(spec, model) for spec in model.inputs],
         "outputs": ["probabilities", "logits"] if served else [],
         "provenance": model.provenance,
         "error": model.reason,
@@ -139,9 +160,15 @@ def model_info(model: ModelDescription) -> dict[str, Any]:
     }
 
 
-def _input_info(spec: InputSpec) -> dict[str, Any]:
+def _input_info(spec: InputSpec, model: ModelDescription) -> dict[str, Any]:
     dtype = "text" if spec.is_text else spec.dtype.name  # a text input takes one string per row
-    return {"name": spec.name, "dtype": dtype, "shape": [-1 if d is None else d for d in spec.shape]}
+    info = {"name": spec.name, "dtype": dtype, "shape": [-1 if d is None else d for d in spec.shape]}
+    aliases = [alias for alias, name in model.input_aliases.items() if name == spec.name]
+    if aliases:
+        info["aliases"] = aliases
+    if spec.name in model.text_rules:
+        info.update(model.text_rules[spec.name])
+    return info
 
 
 @router.get("/health/live", tags=["health"], responses=ok_example({"status": "live"}))

@@ -24,8 +24,8 @@ Row = list[Any]
 
 class PredictRequest(BaseModel):
     instances: list[Row | dict[str, Any]] = Field(
-        description="One entry per example: a (nested) list of numbers for a one-input model, or an object "
-        "{input_name: value} for a model with several inputs.",
+        description="One entry per example: a (nested) list of numbers (or a text) for a one-input model, or an "
+        "object {input_name: value}; an input's aliases (see the model's metadata) may stand for its name.",
         min_length=1,
     )
     threshold: float | dict[str, float] | None = Field(
@@ -48,8 +48,21 @@ class PredictResponse(BaseModel):
 
 class InputInfo(BaseModel):
     name: str
-    dtype: str
+    dtype: str = Field(description="A numpy dtype, or 'text' for an input that takes one string per row.")
     shape: list[int] = Field(description="-1 marks a dynamic dimension (the batch).")
+    aliases: list[str] | None = Field(
+        None,
+        description="Other names /predict takes for this input: 'text' for a model whose only input is text and is "
+        "named otherwise.",
+    )
+    needs_token: bool | None = Field(
+        None, description="Text inputs: a text with no token after standardization is refused (400)."
+    )
+    needs_known_token: bool | None = Field(
+        None,
+        description="Text inputs: a text with no word of the model's vocabulary is refused (400) instead of answered "
+        "from the model's biases (exported with --refuse-empty-texts).",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -36,6 +36,9 @@ Interface for the service:
   punctuation only) gets `InvalidText` (a 400: "row N of input 'x' has no token after standardization ...")
   instead of the NaN Keras computes for it. Always true for variable-length steps (a zero-length sequence); for
   fixed-length ones the exporter sets it when the model answers such a text with NaN.
+- `TextStep.needs_known_token` (the exporter's `--refuse-empty-texts`): a text none of whose tokens is in the
+  vocabulary (empty, or unknown words only) gets `InvalidText` ("... has no word this model knows ...") instead of
+  the answer Keras gives it, which comes from the biases (and the OOV column) alone.
 - Errors caused by the text (`InvalidText`, a 400 in the service, raised by `tokens`, `token_ids`, `transform` and
   `transform_rows`): not a string, a lone surrogate (not encodable as UTF-8), no token where one is needed, a value
   outside the vocabulary of a StringLookup that has no OOV index. Decoding (UTF-8 of binary BYTES) and size limits
@@ -78,6 +81,7 @@ class TextStep:
         self.row_shape = spec.row_shape
         self.variable_length = spec.variable_length
         self.needs_token = spec.needs_token
+        self.needs_known_token = spec.needs_known_token
         self.dtype = np.dtype(np.int64) if spec.output_mode == "int" else np.dtype(np.float32)
         self._lower = spec.standardize in ("lower", "lower_and_strip_punctuation")
         self._strip = spec.standardize in ("strip_punctuation", "lower_and_strip_punctuation")
@@ -126,7 +130,19 @@ class TextStep:
                 f"row {position} of input {self.name!r} has no token after standardization (it is empty, or only "
                 "whitespace or punctuation), so this model has nothing to read; send at least one word"
             )
+        if self.needs_known_token and not self._knows_one(tokens):
+            raise InvalidText(
+                f"row {position} of input {self.name!r} has no word this model knows (it is empty, or none of its "
+                "tokens is in the model's vocabulary), and the model was exported to refuse such a text rather than "
+                "answer it from its biases alone; send text with at least one known word"
+            )
         return tokens
+
+    def _knows_one(self, tokens: list[bytes] | list[str]) -> bool:
+        """Whether a token the layer reads (within output_sequence_length) has a vocabulary id: not the mask, not
+        the OOV id."""
+        start, ids = self.spec.token_start, self._ids
+        return any(ids[token] >= start for token in (tokens if self._keep is None else tokens[: self._keep]))
 
     def token_ids(self, text: str, position: int = 0) -> list[int]:
         """Vocabulary ids of the tokens, as the layer's lookup gives them (mask and OOV included), cut to

@@ -19,6 +19,11 @@ One metadata entry, `text_steps`, holds JSON `{"format": 1, "steps": [STEP, ...]
     depth                   width of a multi_hot / count / tf_idf / one_hot row (null in int mode)
     idf_weights             tf_idf only: `depth` float32 weights
     needs_token             true: a text with no token after standardization gets no answer (a 400)
+    needs_known_token       optional, default false: true means a text none of whose tokens is in the vocabulary
+                            (empty, or unknown words only) gets no answer (a 400) instead of the answer Keras gives it
+                            (from the biases and the OOV column alone); the exporter's --refuse-empty-texts. Written
+                            only when true, so that a file without it stays readable by servers that predate it, and
+                            a file with it is refused by them rather than served without the refusal.
 
 Only `json` here: the spec is data, and a malformed one is a ValueError whose message names the field.
 """
@@ -58,6 +63,7 @@ class TextStepSpec:
     depth: int | None
     idf_weights: tuple[float, ...] | None
     needs_token: bool
+    needs_known_token: bool = False
 
     @property
     def variable_length(self) -> bool:
@@ -74,7 +80,14 @@ class TextStepSpec:
         return (None,) if self.split is not None else self.string_shape
 
     def to_json(self) -> dict[str, Any]:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        fields = asdict(self)
+        for key in _OPTIONAL_FIELDS:
+            if fields[key] is False:
+                del fields[key]
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in fields.items()}
+
+
+_OPTIONAL_FIELDS = ("needs_known_token",)  # absent means false
 
 
 def dump_specs(specs: list[TextStepSpec]) -> str:
@@ -109,8 +122,9 @@ def _parse_step(raw: Any, index: int) -> TextStepSpec:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} is not a JSON object")
     expected = set(TextStepSpec.__dataclass_fields__)
-    if set(raw) != expected:
-        missing, unknown = sorted(expected - set(raw)), sorted(set(raw) - expected)
+    if not set(expected) - set(_OPTIONAL_FIELDS) <= set(raw) <= expected:
+        missing = sorted(expected - set(_OPTIONAL_FIELDS) - set(raw))
+        unknown = sorted(set(raw) - expected)
         problems = ([f"missing fields {missing}"] if missing else []) + (
             [f"unknown fields {unknown}"] if unknown else []
         )
@@ -146,6 +160,7 @@ def _parse_step(raw: Any, index: int) -> TextStepSpec:
         depth=field("depth", _is_optional_count, "null or an integer >= 1"),
         idf_weights=_optional_tuple(field("idf_weights", _is_weights, "null or a list of numbers")),
         needs_token=field("needs_token", lambda v: isinstance(v, bool), "true or false"),
+        needs_known_token=_is_true("needs_known_token", raw, where),
     )
     _check_consistency(spec, where)
     return spec
@@ -179,6 +194,14 @@ def _check_consistency(spec: TextStepSpec, where: str) -> None:
         problems.append(f"{spec.output_mode} without a split needs a string input of shape [1]")
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems))
+
+
+def _is_true(name: str, raw: dict[str, Any], where: str) -> bool:
+    """An optional flag: absent is false."""
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: '{name}' must be true or false, got {json.dumps(value)[:80]}")
+    return value
 
 
 def _is_name(value: Any) -> bool:

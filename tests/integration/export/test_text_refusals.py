@@ -100,16 +100,6 @@ def test_several_strings_per_row_refused(tmp_path):
     assert "has shape [None, 3]" in message and "one string per example" in message
 
 
-def test_multi_hot_on_shape_one_input_refused(tmp_path):
-    """Keras declares [batch, 1, vocabulary] for the layers after it but computes [batch, vocabulary]."""
-    text = keras.Input((1,), dtype="string", name="text")
-    vectorizer = keras.layers.TextVectorization(output_mode="multi_hot")
-    vectorizer.adapt(tf.constant(TEXTS)[:, None])
-    hidden = keras.layers.Flatten()(keras.layers.Dense(4)(vectorizer(text)))
-    message = _refused(keras.Model(text, keras.layers.Dense(2)(hidden)), tmp_path)
-    assert "keras.Input(shape=(), dtype='string')" in message
-
-
 def test_split_none_on_scalar_input_refused(tmp_path):
     message = _refused(_text_model({"split": None}, string_shape=()), tmp_path)
     assert "split=None" in message and "mixes the rows of a batch" in message

@@ -161,7 +161,7 @@ def test_mixed_inputs_on_every_protocol(client, http_triton, grpc_triton, text_r
 def test_metadata_shows_text_inputs(client, http_triton, grpc_triton):
     described = client.get("/models/mixed").json()["inputs"]
     assert described == [
-        {"name": "text", "dtype": "text", "shape": [-1, 1]},
+        {"name": "text", "dtype": "text", "shape": [-1, 1], "needs_token": True, "needs_known_token": False},
         {"name": "amount", "dtype": "float32", "shape": [-1, 2]},
     ]
     v2_inputs = [

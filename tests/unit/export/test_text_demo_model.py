@@ -61,6 +61,7 @@ def test_inspect_summarises_the_text_step_without_its_vocabulary():
         "input": "text", "feeds": "tfidf", "layer": "TextVectorization",
         "standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": [1, 2], "output_mode": "tf_idf",
         "output_sequence_length": None, "vocabulary_size": None, "variable_length": False, "needs_token": False,
+        "needs_known_token": False,
     }  # fmt: skip
     text = format_description(info)
     assert "text input  text -> TextVectorization -> tfidf" in text and "text_steps" not in text
