@@ -82,9 +82,8 @@ def build_tables() -> dict[str, Any]:
     # What ICU's NFKC composes back and Python's does not know (a decomposed new character, after strip_accents).
     decomposed = list(nfd_changes.values())
     recomposed = tf_text.normalize_utf8(tf.constant(decomposed or [""]), "NFKC").numpy()
-    compositions = {
-        text: composed.decode() for text, composed in zip(decomposed, recomposed, strict=False) if composed.decode() != text
-    }
+    pairs = zip(decomposed, (text.decode() for text in recomposed), strict=False)
+    compositions = {text: composed for text, composed in pairs if composed != text}
     return {
         "python_unicode_version": unicodedata.unidata_version,
         "made_with": {"tensorflow": tf.__version__, "tensorflow_text": tf_text.__version__, "numpy": np.__version__},

@@ -45,8 +45,7 @@ class UnicodeFacts:
 def class_body(ranges: list[list[int]]) -> str:
     """A `re` character-class body for code point ranges (escaped, so any code point is safe)."""
     return "".join(
-        re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}"
-        for low, high in ranges
+        re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges
     )
 
 
