@@ -46,7 +46,7 @@ def assert_same_inputs(keras_preprocessor: Any, family: str, texts: list[str]) -
     assert sorted(actual) == sorted(expected)
     for name, values in expected.items():
         mismatched = np.flatnonzero((np.asarray(values, dtype=np.int64) != actual[name]).any(axis=1))
-        assert not mismatched.size, f"{name} differs on {len(mismatched)} texts, first {texts[mismatched[0]]!r}"
+        assert not mismatched.size, f"{name} differs on {len(mismatched)} texts, first {texts[mismatched[0]][:120]!r}"
 
 
 def code_point_texts(context: str, per_text: int) -> list[str]:
