@@ -103,7 +103,7 @@ def backbone(family: str, vocabulary_size: int, layers: int = 2, hidden: int = 3
     import keras_hub
 
     models = keras_hub.models
-    common = {"vocabulary_size": vocabulary_size, "num_layers": layers, "num_heads": 2}
+    common = {"vocabulary_size": vocabulary_size, "num_layers": layers, "num_heads": max(2, hidden // 64)}
     if family == "bert":
         return models.BertBackbone(
             **common, hidden_dim=hidden, intermediate_dim=2 * hidden, max_sequence_length=max_length
