@@ -76,7 +76,8 @@ def measure(name: str, directory: Path, rounds: int = 5) -> list[str]:
                 timings[kind].append(rows_per_second(lambda feed, s=ort_session: s.run(None, feed), batches))
         speeds = {kind: statistics.median(values) for kind, values in timings.items()}
         lines.append(
-            f"| {name} | batch {batch_size} | float32 {speeds['float32']:.0f} rows/s | int8 {speeds['int8']:.0f} rows/s "
+            f"| {name} | batch {batch_size} | float32 {speeds['float32']:.0f} rows/s "
+            f"| int8 {speeds['int8']:.0f} rows/s "
             f"| int8/float32 {speeds['int8'] / speeds['float32']:.2f}x |"
         )
     full = np.concatenate([sessions["float32"].run(None, step.encode(texts[i : i + 8]))[0] for i in range(0, 256, 8)])

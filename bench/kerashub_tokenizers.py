@@ -21,57 +21,11 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-WORDS = [
-    "the",
-    "service",
-    "answers",
-    "every",
-    "request",
-    "with",
-    "a",
-    "probability",
-    "for",
-    "each",
-    "label",
-    "model",
-    "exported",
-    "ONNX",
-    "runs",
-    "without",
-    "TensorFlow",
-    "tokenizers",
-    "split",
-    "text",
-    "into",
-    "words",
-    "pieces",
-    "Straße",
-    "İstanbul",
-    "café",
-    "naïve",
-    "ﬁne",
-    "日本語",
-    "中文",
-    "🤖",
-    "don't",
-    "it's",
-    "thresholds",
-    "calibrated",
-    "held-out",
-    "data",
-    "publishing",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "lazy",
-    "dog",
-    "2026",
-    "3.14",
-    "#tag",
-    "@user",
-]
+WORDS = tuple(
+    "the service answers every request with a probability for each label model exported ONNX runs without "  # noqa: SIM905
+    "TensorFlow tokenizers split text into words pieces Straße İstanbul café naïve ﬁne 日本語 中文 🤖 don't it's "
+    "thresholds calibrated held-out data publishing quick brown fox jumps over lazy dog 2026 3.14 #tag @user".split()
+)
 
 
 def sample_texts(count: int, seed: int = 0) -> list[str]:
