@@ -87,24 +87,34 @@ def measure(name: str, directory: Path, rounds: int = 5) -> list[str]:
         f"| {name} | int8 vs float32 over 256 texts | max abs logit diff {np.abs(full - quantized).max():.2e} "
         f"| max abs probability diff {np.abs(sigmoid(full) - sigmoid(quantized)).max():.2e} | |"
     )
-    # Padding to sequence_length (128) vs to the batch's longest text, float32, batch 8 and 32.
-    for batch_size in (8, 32):
-        padded = {
-            "sequence_length": [step.encode(texts[i : i + batch_size]) for i in range(0, 128, batch_size)],
-            "longest": [step.encode(texts[i : i + batch_size], pad_to_longest=True) for i in range(0, 128, batch_size)],
-        }
-        timings = {kind: [] for kind in padded}
-        for _ in range(rounds):
-            for kind, batches in padded.items():
-                timings[kind].append(rows_per_second(lambda feed: sessions["float32"].run(None, feed), batches))
-        speeds = {kind: statistics.median(values) for kind, values in timings.items()}
-        width = statistics.mean(batch["token_ids"].shape[1] for batch in padded["longest"])
-        lines.append(
-            f"| {name} | padding, batch {batch_size} | to 128: {speeds['sequence_length']:.0f} rows/s "
-            f"| to longest (mean width {width:.0f}): {speeds['longest']:.0f} rows/s "
-            f"| {speeds['longest'] / speeds['sequence_length']:.2f}x |"
-        )
+    # Padding to sequence_length (128) vs to the batch's longest text, float32, batch 8 and 32, for the long
+    # sentences above and for short ones (2 to 20 words).
+    for label, padding_texts in (("long", texts), ("short", sample_texts(128, seed=8, words_per_text=(2, 20)))):
+        for batch_size in (8, 32):
+            lines.append(padding_line(name, label, sessions["float32"], step, padding_texts[:128], batch_size, rounds))
     return lines
+
+
+def padding_line(
+    name: str, label: str, ort_session: Any, step: Any, texts: list[str], batch_size: int, rounds: int
+) -> str:
+    padded = {
+        "sequence_length": [step.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)],
+        "longest": [
+            step.encode(texts[i : i + batch_size], pad_to_longest=True) for i in range(0, len(texts), batch_size)
+        ],
+    }
+    timings: dict[str, list[float]] = {kind: [] for kind in padded}
+    for _ in range(rounds):
+        for kind, batches in padded.items():
+            timings[kind].append(rows_per_second(lambda feed: ort_session.run(None, feed), batches))
+    speeds = {kind: statistics.median(values) for kind, values in timings.items()}
+    width = statistics.mean(batch["token_ids"].shape[1] for batch in padded["longest"])
+    return (
+        f"| {name} | padding, {label} texts, batch {batch_size} | to 128: {speeds['sequence_length']:.0f} rows/s "
+        f"| to longest (mean width {width:.0f}): {speeds['longest']:.0f} rows/s "
+        f"| {speeds['longest'] / speeds['sequence_length']:.2f}x |"
+    )
 
 
 def main() -> None:

@@ -28,11 +28,11 @@ WORDS = tuple(
 )
 
 
-def sample_texts(count: int, seed: int = 0) -> list[str]:
+def sample_texts(count: int, seed: int = 0, words_per_text: tuple[int, int] = (5, 60)) -> list[str]:
     rng = random.Random(seed)
     texts = []
     for index in range(count):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 60))]
+        words = [rng.choice(WORDS) for _ in range(rng.randint(*words_per_text))]
         words = [
             word + str(index * 100 + position) if rng.random() < 0.2 else word for position, word in enumerate(words)
         ]
