@@ -22,6 +22,9 @@ REFERENCE_RATES = "reference_rates"  # JSON object (reference_rates.py)
 CALIBRATION = "calibration"  # JSON object: how `calibrate` chose the thresholds, with per-label scores
 OPTIMIZATION = "optimization"  # JSON object: int8 / float16 / graph-only, with its per-label proof
 TEXT_STEPS = "text_steps"  # JSON object: the text steps between raw strings and the graph's inputs (text/spec.py)
+# JSON object: a transformer's tokenizer step, raw strings to token ids, segment ids and padding mask
+# (text/transformer_spec.py)
+TEXT_TRANSFORMER = "text_transformer"
 
 # Provenance written by the exporter (strings).
 HEAD = "head"  # one of the HEAD_* values below
@@ -36,7 +39,7 @@ HEAD_SIGMOID_ACCEPTED = "model_sigmoid_output_accepted"
 
 # Entries shown as fields of their own (in the service's model metadata and in `inspect`), not among the provenance
 # strings. The text steps are not provenance but the inputs' spec (vocabularies of thousands of tokens).
-SHOWN_APART = (LABELS, THRESHOLDS, REFERENCE_RATES, CALIBRATION, OPTIMIZATION, TEXT_STEPS)
+SHOWN_APART = (LABELS, THRESHOLDS, REFERENCE_RATES, CALIBRATION, OPTIMIZATION, TEXT_STEPS, TEXT_TRANSFORMER)
 
 
 def provenance(metadata: Mapping[str, str]) -> dict[str, str]:

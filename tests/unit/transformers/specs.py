@@ -6,7 +6,7 @@ import base64
 import io
 from typing import Any
 
-from service.contract.text_transformers.byte_bpe import byte_symbols
+from service.contract.text.byte_bpe import byte_symbols
 
 WORDPIECE_VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "qu", "##ick", "fox", "a", "##a"]
 WORDPIECE_VOCABULARY += ["ss", "fi", "##ne", "stra", "##ss", "##e", "b", "##b", ".", "日", "本", "e", "é", "i", "##̇"]
@@ -77,7 +77,7 @@ def sentencepiece_step(**changes: Any) -> dict[str, Any]:
 
 
 def _common(**fields: Any) -> dict[str, Any]:
-    from service.contract.text_transformers.spec import TransformerTextSpec
+    from service.contract.text.transformer_spec import TransformerTextSpec
 
     step: dict[str, Any] = {name: None for name in TransformerTextSpec.__dataclass_fields__}
     step.update(

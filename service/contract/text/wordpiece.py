@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from service.contract.text_transformers.unicode_facts import unicode_facts
+from .unicode_facts import unicode_facts
 
 MAX_BYTES_PER_WORD = 100
 # KerasHub's CJK_REGEX ranges (from the original BERT tokenizer).

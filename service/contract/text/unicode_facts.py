@@ -1,6 +1,6 @@
 """The Unicode facts of KerasHub's TensorFlow path, for a serve-time tokenizer that runs without TensorFlow.
 
-`unicode_tables.json` (made by `model_export/kerashub/unicode_tables.py` from TensorFlow's RE2 and tensorflow-text's
+`unicode_tables.json` (made by `model_export/text/unicode_tables.py` from TensorFlow's RE2 and tensorflow-text's
 ICU) holds RE2's character classes and the code points where ICU's NFD or NFKC_Casefold differs from Python's
 `unicodedata`. Python 3.11 knows Unicode 14.0; RE2 and ICU in TensorFlow 2.21 know newer characters (the Balinese
 inverter U+1B4E is punctuation there, U+1C89 folds to U+1C8A), so `unicodedata` alone differs from KerasHub on
@@ -55,7 +55,7 @@ def unicode_facts() -> UnicodeFacts:
     if tables["python_unicode_version"] != unicodedata.unidata_version:
         raise RuntimeError(
             f"{TABLES_PATH.name} was made against Python's Unicode {tables['python_unicode_version']}, this Python "
-            f"has {unicodedata.unidata_version}: run `python -m model_export.kerashub.unicode_tables` again"
+            f"has {unicodedata.unidata_version}: run `python -m model_export.text.unicode_tables` again"
         )
     removed = {cp: "" for low, high in tables["casefold_removes"] for cp in range(low, high + 1)}
     compositions = tables["compositions"]

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model_export.kerashub.preprocessor_spec import preprocessor_spec
-from model_export.kerashub.tiny_tasks import CORPUS, preprocessor
-from model_export.kerashub.unicode_tables import code_points
-from service.contract.text_transformers import TransformerTextStep
-from service.contract.text_transformers.unicode_facts import TABLES_PATH
-from tests.integration.text_transformers.conftest import keras_inputs
+from model_export.demos.kerashub_tasks import CORPUS, preprocessor
+from model_export.text.kerashub_preprocessor import preprocessor_spec
+from model_export.text.unicode_tables import code_points
+from service.contract.text.transformer_step import TransformerTextStep
+from service.contract.text.unicode_facts import TABLES_PATH
+from tests.integration.transformers.conftest import keras_inputs
 from tests.support.tricky_texts import TRICKY_TEXTS
 
 FEEDS = {

@@ -36,9 +36,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from service.contract.text_transformers.byte_bpe import byte_symbols
+from ..metadata import TEXT_TRANSFORMER as METADATA_KEY
+from .byte_bpe import byte_symbols
 
-METADATA_KEY = "text_transformer"
 SPEC_FORMAT = 1
 TOKENIZERS = ("wordpiece", "byte_bpe", "sentencepiece")
 TRUNCATIONS = ("round_robin", "waterfall")

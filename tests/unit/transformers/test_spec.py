@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.contract.text_transformers.spec import METADATA_KEY, dump_spec, parse_spec, spec_from_json
-from tests.unit.text_transformers.specs import byte_bpe_step, sentencepiece_step, wordpiece_step
+from service.contract.text.transformer_spec import METADATA_KEY, dump_spec, parse_spec, spec_from_json
+from tests.unit.transformers.specs import byte_bpe_step, sentencepiece_step, wordpiece_step
 
 
 def document(step: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """Packing as KerasHub's TextClassifierPreprocessor does it, and the tokenizers' documented quirks.
 
-Token-for-token identity with KerasHub is proven in tests/integration/text_transformers (it needs TensorFlow);
+Token-for-token identity with KerasHub is proven in tests/integration/transformers (it needs TensorFlow);
 these pin the behaviour without it.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.contract.text_transformers import TransformerTextStep, spec_from_json
-from service.contract.text_transformers.byte_bpe import byte_symbols, stand_ins
-from service.contract.text_transformers.wordpiece import WordPieceTokenizer
-from tests.unit.text_transformers.specs import WORDPIECE_VOCABULARY, byte_bpe_step, sentencepiece_step, wordpiece_step
+from service.contract.text.byte_bpe import byte_symbols, stand_ins
+from service.contract.text.transformer_spec import spec_from_json
+from service.contract.text.transformer_step import TransformerTextStep
+from service.contract.text.wordpiece import WordPieceTokenizer
+from tests.unit.transformers.specs import WORDPIECE_VOCABULARY, byte_bpe_step, sentencepiece_step, wordpiece_step
 
 ID = {token: index for index, token in enumerate(WORDPIECE_VOCABULARY)}
 

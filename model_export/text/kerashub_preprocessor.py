@@ -10,7 +10,7 @@ import base64
 from typing import Any
 
 from model_export.errors import ExportError
-from service.contract.text_transformers.spec import TransformerTextSpec, spec_from_json
+from service.contract.text.transformer_spec import TransformerTextSpec, spec_from_json
 
 # preprocessor class -> (its tokenizer class, the tokenizer kind, whether it makes segment_ids)
 SUPPORTED = {

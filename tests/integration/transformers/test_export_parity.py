@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from model_export.demos.kerashub_tasks import CORPUS, FAMILIES, preprocessor
 from model_export.errors import ExportError
-from model_export.kerashub import export_kerashub_task
-from model_export.kerashub.tiny_tasks import CORPUS, FAMILIES, preprocessor
+from model_export.keras.kerashub import export_kerashub_task
 from tests.support.tricky_texts import TRICKY_TEXTS
 
 TOLERANCE = 1e-5

@@ -9,12 +9,13 @@ import sys
 ALLOWED_THIRD_PARTY = {"numpy", "sentencepiece", "tokenizers"}
 
 
-def test_text_transformers_imports_no_tensorflow_keras_or_exporter() -> None:
+def test_transformer_step_imports_no_tensorflow_keras_or_exporter() -> None:
     code = (
         "import json, sys\n"
         "before = set(sys.modules)\n"
-        "from service.contract.text_transformers import TransformerTextStep, parse_spec\n"
-        "from service.contract.text_transformers.unicode_facts import unicode_facts\n"
+        "from service.contract.text.transformer_step import TransformerTextStep\n"
+        "from service.contract.text.transformer_spec import parse_spec\n"
+        "from service.contract.text.unicode_facts import unicode_facts\n"
         "unicode_facts()\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )

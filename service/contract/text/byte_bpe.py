@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from service.contract.text_transformers.unicode_facts import unicode_facts
+from .unicode_facts import unicode_facts
 
 SPECIAL_SPACES = "\u00a0\u2009\u202f\u3000"
 MARK = "६"

@@ -1,14 +1,14 @@
 """KerasHub text classifiers: what the serve-time tokenizer step costs per text, against the alternatives.
 
 For each family, µs per text (CPU time of this process, median of interleaved rounds) for:
-- `serve step`: service/contract/text_transformers (the chosen implementation, exact);
+- `serve step`: service/contract/text (the chosen implementation, exact);
 - `keras-hub eager`: KerasHub's own Python path (what `preprocessor(texts)` runs outside tf.data; not exact);
 - `keras-hub tf.data`: KerasHub's TensorFlow path (what fit and predict run; the reference);
 - `hf stock`: HF tokenizers' closest stock pipeline (BertNormalizer + BertPreTokenizer + WordPiece, or ByteLevel BPE),
   which does not give KerasHub's ids (kept as the native-speed yardstick);
 - `sentencepiece`: the sentencepiece library (the chosen implementation for ALBERT, exact).
 Texts: realistic sentences of 5 to 60 words drawn from a fixed word list with accents, CJK and emoji, 1/5 of the
-words made unique (so the per-word caches are not all hits). Run: `python -m bench.kerashub_tokenizers`.
+words made unique (so the per-word caches are not all hits). Run: `python -m bench.transformer_tokenizers`.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ def measure(candidates: dict[str, Callable[[], Callable[[list[str]], object]]], 
 def family_candidates(family: str) -> dict[str, Callable[[], Callable[[list[str]], object]]]:
     import tensorflow as tf
 
-    from model_export.kerashub.preprocessor_spec import preprocessor_spec
-    from model_export.kerashub.tiny_tasks import preprocessor
-    from service.contract.text_transformers import TransformerTextStep
+    from model_export.demos.kerashub_tasks import preprocessor
+    from model_export.text.kerashub_preprocessor import preprocessor_spec
+    from service.contract.text.transformer_step import TransformerTextStep
 
     keras_preprocessor = preprocessor(family, sequence_length=128)
     tokenizer = keras_preprocessor.tokenizer

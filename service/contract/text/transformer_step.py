@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from service.contract.text_transformers.byte_bpe import ByteLevelBpeTokenizer
-from service.contract.text_transformers.spec import TransformerTextSpec
-from service.contract.text_transformers.wordpiece import WordPieceTokenizer
+from .byte_bpe import ByteLevelBpeTokenizer
+from .transformer_spec import TransformerTextSpec
+from .wordpiece import WordPieceTokenizer
 
 
 class TransformerTextStep:

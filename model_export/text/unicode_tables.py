@@ -1,4 +1,4 @@
-"""Make `service/contract/text_transformers/unicode_tables.json`: the Unicode facts KerasHub's TensorFlow path uses.
+"""Make `service/contract/text/unicode_tables.json`: the Unicode facts KerasHub's TensorFlow path uses.
 
 KerasHub tokenizers run in TensorFlow when a task is fitted or predicts (tf.data traces them). There, character
 classes (`\\p{P}`, `\\p{Mn}`, `\\p{L}`, ...) come from the RE2 bundled with TensorFlow, and NFD / NFKC_Casefold
@@ -12,7 +12,7 @@ and records:
 - `compositions`: decomposed sequences of such code points that ICU's NFKC composes again;
 - `casefold_removes`: the code points `tf_text.case_fold_utf8` drops (default-ignorable ones), as ranges.
 
-Run `python -m model_export.kerashub.unicode_tables` after upgrading tensorflow or tensorflow-text; the integration
+Run `python -m model_export.text.unicode_tables` after upgrading tensorflow or tensorflow-text; the integration
 test `test_unicode_tables_match_tensorflow` fails until the file is regenerated.
 """
 
@@ -24,7 +24,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-TABLES_PATH = Path(__file__).resolve().parents[2] / "service/contract/text_transformers/unicode_tables.json"
+TABLES_PATH = Path(__file__).resolve().parents[2] / "service/contract/text/unicode_tables.json"
 CLASSES = {
     "Mn": r"\p{Mn}",
     "P": r"\p{P}",

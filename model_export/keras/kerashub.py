@@ -2,8 +2,7 @@
 
 The backbone and head are traced as one tf.function over the backbone's integer inputs (token_ids, segment_ids,
 padding_mask with a free batch and sequence axis) and converted with the exporter's own freeze + tf2onnx path; the
-preprocessor becomes a `TransformerTextSpec` that the service runs before ONNX Runtime. Not wired into
-`model_export/export.py` yet: see `docs.md` in service/contract/text_transformers/ for how it should be.
+preprocessor becomes a `TransformerTextSpec` that the service runs before ONNX Runtime (docs/export/transformers.md).
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ from typing import Any
 
 import onnx
 
-from model_export.convert import MAX_OPSET, freeze_signature, graph_to_onnx
+from model_export.convert.graph_edits import check_known_ops, rename_tensor, rewrite_erfc
+from model_export.convert.to_onnx import MAX_OPSET, freeze_signature, graph_to_onnx
 from model_export.errors import ExportError
 from model_export.input_spec import InputSpec
-from model_export.kerashub.preprocessor_spec import preprocessor_spec
-from model_export.onnx_edit import check_known_ops, rename_tensor, rewrite_erfc
-from service.contract.text_transformers.spec import TransformerTextSpec
+from model_export.text.kerashub_preprocessor import preprocessor_spec
+from service.contract.text.transformer_spec import TransformerTextSpec
 
 LOGITS = "logits"
 

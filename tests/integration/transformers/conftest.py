@@ -33,7 +33,7 @@ def saved_task(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Any]
     """family -> a trained tiny TextClassifier saved as .keras and loaded back (built once per family)."""
     import keras
 
-    from model_export.kerashub.tiny_tasks import build_task
+    from model_export.demos.kerashub_tasks import build_task
 
     tasks: dict[str, Any] = {}
 
@@ -52,8 +52,9 @@ def exported(saved_task: Callable[[str], Any]) -> Callable[[str], tuple[Any, Any
     """family -> (ONNX Runtime session of the logits graph, the serve-time step), exported once per family."""
     import onnxruntime
 
-    from model_export.kerashub import export_kerashub_task
-    from service.contract.text_transformers import TransformerTextStep, dump_spec, parse_spec
+    from model_export.keras.kerashub import export_kerashub_task
+    from service.contract.text.transformer_spec import dump_spec, parse_spec
+    from service.contract.text.transformer_step import TransformerTextStep
 
     results: dict[str, tuple[Any, Any]] = {}
 

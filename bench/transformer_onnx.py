@@ -1,11 +1,11 @@
 """KerasHub text classifiers in ONNX Runtime: padding to the batch's longest text, and int8 dynamic quantization.
 
-Two configurations built offline (model_export/kerashub/tiny_tasks.py): `tiny` (BERT, 2 layers, hidden 32) and
+Two configurations built offline (model_export/demos/kerashub_tasks.py): `tiny` (BERT, 2 layers, hidden 32) and
 `bert-small` (BERT, 4 layers, hidden 256, 4 heads, intermediate 512), both with sequence_length 128. Each is exported
 with `export_kerashub_task`, then quantized with `onnxruntime.quantization.quantize_dynamic` on MatMul (int8 weights).
-Texts: bench/kerashub_tokenizers.py's sample sentences (5 to 60 words). Sessions use one intra-op thread, as each
+Texts: bench/transformer_tokenizers.py's sample sentences (5 to 60 words). Sessions use one intra-op thread, as each
 service worker does; variants are timed in interleaved rounds in this one process and the median round is kept.
-Run: `python -m bench.kerashub_onnx`. Numbers, not assertions: the machine may be shared.
+Run: `python -m bench.transformer_onnx`. Numbers, not assertions: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from bench.kerashub_tokenizers import sample_texts  # noqa: E402
+from bench.transformer_tokenizers import sample_texts  # noqa: E402
 
 CONFIGS = {
     "tiny": {"layers": 2, "hidden": 32, "train_steps": 60},
@@ -49,9 +49,9 @@ def rows_per_second(run: Any, batches: list[dict[str, np.ndarray]]) -> float:
 def export_pair(name: str, directory: Path) -> tuple[Path, Path, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from model_export.kerashub import export_kerashub_task
-    from model_export.kerashub.tiny_tasks import build_task
-    from service.contract.text_transformers import TransformerTextStep
+    from model_export.demos.kerashub_tasks import build_task
+    from model_export.keras.kerashub import export_kerashub_task
+    from service.contract.text.transformer_step import TransformerTextStep
 
     config = CONFIGS[name]
     task = build_task("bert", sequence_length=128, **config)
