@@ -41,6 +41,7 @@ class LoadedSource:
     signature_output_key: str | None = None
     subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
     text: Any = None  # text.plan.TextPlan when the model reads raw strings through text layers
+    transformer: Any = None  # kerashub.TransformerPlan for a KerasHub TextClassifier task (its tokenizer step)
 
     def model_output(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's own output (what it returns today, before any exporter change)."""
@@ -86,7 +87,11 @@ def load_source(path: str | Path, unsafe_deserialization: bool = False) -> Loade
 def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSource:
     import keras
 
+    from model_export.keras import kerashub
+
     loss = read_keras_loss(path)
+    if path.suffix.lower() == ".keras":
+        kerashub.import_keras_hub_for(path)
     try:
         # compile=False: the loss config is read from the file itself, and compiling can fail
         # on custom losses/metrics that have nothing to do with inference.
@@ -111,6 +116,9 @@ def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSourc
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
+    if kerashub.is_kerashub_task(model):  # integer inputs, fed by the tokenizer step its preprocessor becomes
+        transformer = kerashub.plan_transformer(model)
+        return LoadedSource(path, "keras", transformer.onnx_inputs, loss, keras_model=model, transformer=transformer)
     from model_export.text import plan
 
     inputs = [_keras_input_spec(t) for t in model_inputs]
