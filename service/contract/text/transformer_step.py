@@ -9,12 +9,13 @@ positions out of attention, so the logits are the same (checked per backbone in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..metadata import TEXT_TRANSFORMER
 from .byte_bpe import ByteLevelBpeTokenizer
-from .transformer_spec import TransformerTextSpec
+from .transformer_spec import TransformerTextSpec, parse_spec
 from .wordpiece import WordPieceTokenizer
 
 
@@ -53,6 +54,30 @@ class TransformerTextStep:
         if spec.padding_mask_input is not None:
             inputs[spec.padding_mask_input] = (token_ids != spec.pad_id).astype(self._dtype)
         return inputs
+
+    def merge(self, parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Rows of several `encode(..., pad_to_longest=True)` calls as one batch, padded to its longest row: the
+        token ids with the pad id, segment ids and padding mask with 0, exactly what `encode` pads with."""
+        width = max(part[self.spec.token_ids_input].shape[1] for part in parts)
+        merged = {}
+        for name in parts[0]:
+            fill = self.spec.pad_id if name == self.spec.token_ids_input else 0
+            merged[name] = np.concatenate([_pad_columns(part[name], width, fill) for part in parts])
+        return merged
+
+
+def _pad_columns(array: np.ndarray, width: int, fill: int) -> np.ndarray:
+    if array.shape[1] == width:
+        return array
+    padded = np.full((array.shape[0], width), fill, dtype=array.dtype)
+    padded[:, : array.shape[1]] = array
+    return padded
+
+
+def transformer_step_from_metadata(metadata: Mapping[str, str]) -> TransformerTextStep | None:
+    """The tokenizer step a model file records, or None; ValueError naming the field that is wrong."""
+    recorded = metadata.get(TEXT_TRANSFORMER)
+    return None if recorded is None else TransformerTextStep(parse_spec(recorded))
 
 
 def _tokenizer(spec: TransformerTextSpec):  # noqa: ANN202 - a bound method of one of three classes
