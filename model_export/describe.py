@@ -10,9 +10,10 @@ import onnx
 
 from model_export.errors import ExportError
 from model_export.metadata import read_metadata
-from service.contract.metadata import CALIBRATION, OPTIMIZATION, REFERENCE_RATES, provenance
+from service.contract.metadata import CALIBRATION, OPTIMIZATION, REFERENCE_RATES, TEXT_TRANSFORMER, provenance
 from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
 from service.contract.text.spec import parse_specs
+from service.contract.text.transformer_spec import parse_spec
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
 
@@ -39,6 +40,27 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "reference_rates": json.loads(reference_rates) if reference_rates else None,
         "optimization": json.loads(optimization) if optimization else None,
         "text_inputs": _text_inputs(metadata.props, path),
+        "tokenizer": _tokenizer(metadata.props, path),
+    }
+
+
+def _tokenizer(props: dict[str, str], path: Path) -> dict[str, Any] | None:
+    """A transformer's tokenizer step, without its vocabulary."""
+    if TEXT_TRANSFORMER not in props:
+        return None
+    try:
+        spec = parse_spec(props[TEXT_TRANSFORMER])
+    except ValueError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    return {
+        "input": spec.input,
+        "tokenizer": spec.tokenizer,
+        "keras_tokenizer": spec.keras_tokenizer,
+        "lowercase": spec.lowercase,
+        "strip_accents": spec.strip_accents,
+        "sequence_length": spec.sequence_length,
+        "vocabulary_size": spec.vocabulary_size,
+        "feeds": list(spec.onnx_inputs),
     }
 
 
@@ -88,6 +110,15 @@ def format_description(info: dict[str, Any]) -> str:
             + (f" (length {length})" if length else "")
             + f", {text['vocabulary_size']} tokens"
             + (", no token: 400" if text["needs_token"] else "")
+        )
+    tokenizer = info.get("tokenizer")
+    if tokenizer:
+        options = "" if tokenizer["lowercase"] is None else f", lowercase {tokenizer['lowercase']}"
+        options += "" if tokenizer["strip_accents"] is None else f", strip_accents {tokenizer['strip_accents']}"
+        lines.append(
+            f"text input  {tokenizer['input']} -> {tokenizer['keras_tokenizer']} ({tokenizer['tokenizer']}{options}), "
+            f"sequence_length {tokenizer['sequence_length']}, {tokenizer['vocabulary_size']} token ids -> "
+            + ", ".join(tokenizer["feeds"])
         )
     lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
     if info["thresholds_note"]:
