@@ -142,8 +142,10 @@ def build_task(
     hidden: int = 32,
     train_steps: int = 60,
     seed: int = 0,
+    activation: str | None = None,
 ) -> Any:
-    """A trained multi-label TextClassifier task (logits out), deterministic for a seed."""
+    """A trained multi-label TextClassifier task, deterministic for a seed: logits out (`activation=None`, trained
+    with BinaryCrossentropy(from_logits=True)), or probabilities with `activation="sigmoid"` (from_logits=False)."""
     import keras
     import keras_hub
 
@@ -160,11 +162,11 @@ def build_task(
         backbone=backbone(family, vocabulary_size, layers, hidden, max(sequence_length, 128)),
         num_classes=labels,
         preprocessor=text_preprocessor,
-        activation=None,
+        activation=activation,
     )
     task.compile(
         optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        loss=keras.losses.BinaryCrossentropy(from_logits=activation is None),
         metrics=[],
     )
     texts, targets = training_data(labels)
