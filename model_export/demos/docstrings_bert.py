@@ -29,7 +29,9 @@ LAYERS, HIDDEN, HEADS = 2, 128, 2
 SPECIAL_TOKENS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
 
 
-def build_task(train_texts: list[str]):  # -> keras_hub.models.BertTextClassifier
+def build_task(
+    train_texts: list[str], layers: int = LAYERS, hidden: int = HIDDEN, sequence_length: int = SEQUENCE_LENGTH
+):  # -> keras_hub.models.BertTextClassifier
     import keras
     import keras_hub
     import tensorflow as tf
@@ -41,14 +43,14 @@ def build_task(train_texts: list[str]):  # -> keras_hub.models.BertTextClassifie
         reserved_tokens=SPECIAL_TOKENS,
     )
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=SEQUENCE_LENGTH)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(),
-        num_layers=LAYERS,
-        num_heads=HEADS,
-        hidden_dim=HIDDEN,
-        intermediate_dim=2 * HIDDEN,
-        max_sequence_length=SEQUENCE_LENGTH,
+        num_layers=layers,
+        num_heads=max(HEADS, hidden // 64),
+        hidden_dim=hidden,
+        intermediate_dim=2 * hidden,
+        max_sequence_length=sequence_length,
     )
     task = keras_hub.models.BertTextClassifier(
         backbone, num_classes=len(LABELS), preprocessor=preprocessor, activation=None
@@ -79,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="models/docstrings_bert/1/model.onnx", type=Path)
     parser.add_argument("--examples", type=Path, help="default: examples.json beside the version folder")
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--layers", type=int, default=LAYERS, help="BERT-small class: 4")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help="BERT-small class: 256")
+    parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH, help="BERT-small class: 128")
+    parser.add_argument("--write-validation", type=Path, help="also write the held-out split (.jsonl) here")
     args = parser.parse_args(argv)
 
     import keras
@@ -91,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
     x_train, x_test, y_train, y_test = split_corpus()
-    task = build_task(x_train)
+    task = build_task(x_train, args.layers, args.hidden, args.sequence_length)
     train(task, x_train, y_train, args.epochs)
 
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = Path(tmp) / "docstrings_bert.keras"
         task.save(keras_path)
         report = export_model(keras_path, args.output, LABELS)
-        held_out = Path(tmp) / "held_out.jsonl"
+        held_out = args.write_validation or Path(tmp) / "held_out.jsonl"
         held_out.write_text(
             "".join(
                 json.dumps({"text": t, "labels": [int(v) for v in row]}) + "\n"
