@@ -47,7 +47,7 @@ def test_refuses_a_subclassed_tokenizer_and_no_preprocessor(untrained_task: Any)
     with pytest.raises(ExportError, match="holds a LoudTokenizer; only KerasHub's own DistilBertTokenizer"):
         export_kerashub_task(task)
     task.preprocessor = None
-    with pytest.raises(ExportError, match="the task has no preprocessor"):
+    with pytest.raises(ExportError, match="has no preprocessor: served from raw strings"):
         export_kerashub_task(task)
 
 
