@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The folder `make run` serves: `make run MODEL_REPOSITORY=/path` or the environment variable of that name.
 MODEL_REPOSITORY ?= models
-# models/ holds two demos, and POST /predict answers with digits; another folder gets the service's own default (its
+# models/ holds three demos, and POST /predict answers with digits; another folder gets the service's own default (its
 # only model) unless DEFAULT_MODEL is given.
 ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits

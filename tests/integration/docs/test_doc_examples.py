@@ -41,7 +41,7 @@ def page_params() -> list[object]:
 
 @pytest.fixture(scope="module")
 def demo_server() -> Iterator[RunningServer]:
-    """`make run`'s server: models/ (both demos), POST /predict answered by digits."""
+    """`make run`'s server: models/ (the demos), POST /predict answered by digits."""
     yield from serving(DEMO_ENV)
 
 
