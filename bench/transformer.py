@@ -47,7 +47,8 @@ def bert_small(work: Path) -> Path:
     path = work / "bert_small" / "1" / "model.onnx"
     if not path.exists():
         options = [f"--{key.replace('_', '-')}={value}" for key, value in BERT_SMALL.items()]
-        command = [PYTHON, "-m", "model_export.demos.docstrings_bert", "--output", str(path), "--epochs", "15"]
+        command = [PYTHON, "-m", "model_export.demos.docstrings_bert", "--output", str(path), "--epochs", "8"]
+        command += ["--train-sequence-length", "32"]  # training steps 4x cheaper; served at 128 all the same
         output = subprocess.run([*command, *options, "--examples", str(work / "bert_small_examples.json")], cwd=ROOT)
         if output.returncode:
             raise SystemExit("training the BERT-small bench model failed")

@@ -63,12 +63,18 @@ def build_task(
     return task
 
 
-def train(task, texts: list[str], targets: np.ndarray, epochs: int) -> None:
-    """Tokenized once in tf.data (KerasHub's path, as fit() would), then trained on the ids."""
+def train(task, texts: list[str], targets: np.ndarray, epochs: int, train_length: int | None = None) -> None:
+    """Tokenized once in tf.data (KerasHub's path, as fit() would), then trained on the ids; `train_length` packs
+    the training texts shorter than the served sequence length (cheaper steps; the padding mask makes the model's
+    answers independent of how far a text is padded)."""
+    import keras_hub
     import tensorflow as tf
 
     preprocessor = task.preprocessor
-    (features,) = list(tf.data.Dataset.from_tensor_slices(texts).batch(len(texts)).map(preprocessor))
+    packer = preprocessor
+    if train_length is not None:
+        packer = keras_hub.models.BertTextClassifierPreprocessor(preprocessor.tokenizer, sequence_length=train_length)
+    (features,) = list(tf.data.Dataset.from_tensor_slices(texts).batch(len(texts)).map(packer))
     task.preprocessor = None
     task.fit(features, targets, batch_size=32, epochs=epochs, verbose=0, shuffle=True)
     task.preprocessor = preprocessor
@@ -84,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=LAYERS, help="BERT-small class: 4")
     parser.add_argument("--hidden", type=int, default=HIDDEN, help="BERT-small class: 256")
     parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH, help="BERT-small class: 128")
+    parser.add_argument(
+        "--train-sequence-length", type=int, help="pack training texts to this length (default: the same)"
+    )
     parser.add_argument("--write-validation", type=Path, help="also write the held-out split (.jsonl) here")
     args = parser.parse_args(argv)
 
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     tf.config.experimental.enable_op_determinism()
     x_train, x_test, y_train, y_test = split_corpus()
     task = build_task(x_train, args.layers, args.hidden, args.sequence_length)
-    train(task, x_train, y_train, args.epochs)
+    train(task, x_train, y_train, args.epochs, args.train_sequence_length)
 
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = Path(tmp) / "docstrings_bert.keras"
