@@ -9,6 +9,7 @@ the service runs before ONNX Runtime. The head is decided as for every Keras mod
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,10 @@ def import_keras_hub_for(path: Path) -> None:
 
 
 def is_kerashub_task(model: Any) -> bool:
-    try:
-        import keras_hub
-    except ImportError:
-        return False
-    return isinstance(model, keras_hub.models.TextClassifier)
+    """Only when keras_hub is already imported: a task cannot have been built or loaded without it, and importing it
+    for every other model would cost seconds and print TensorFlow's start-up lines."""
+    keras_hub = sys.modules.get("keras_hub")
+    return keras_hub is not None and isinstance(model, keras_hub.models.TextClassifier)
 
 
 def plan_transformer(task: Any, input_name: str = TEXT_INPUT) -> TransformerPlan:
