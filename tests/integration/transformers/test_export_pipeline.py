@@ -120,6 +120,9 @@ def test_inspect_verify_calibrate_optimize(built_transformers: BuiltTransformers
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     calibrated = tmp_path / "calibrated.onnx"
     assert "wrote" in run_cli("calibrate", str(model), "--data", str(data), "-o", str(calibrated))
+    from model_export.optimize.optimize_command import optimize_model
+
     optimized = tmp_path / "graph.onnx"
-    run_cli("optimize", str(calibrated), "--data", str(data), "-o", str(optimized), "--graph-only", "--force")
+    result = optimize_model(calibrated, data, optimized, variant="graph-only", force=True, seconds_per_batch=0.02)
+    assert result.written and result.chosen.table.rows == len(rows)
     assert transformer_step_from_metadata(ort.InferenceSession(str(optimized)).get_modelmeta().custom_metadata_map)
