@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -70,6 +72,27 @@ UNSAFE_WARNING = (
 )
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr muted, once. The `tensorflow` distribution (which keras-hub's
+    tensorflow-text requires, where `tensorflow-cpu` sufficed before) looks for a CUDA driver when imported and when
+    it first lists devices, and says so in C++ log lines that no Python or TF_CPP_MIN_LOG_LEVEL setting silences;
+    the command line's refusals are one line on stderr, so both happen here with file descriptor 2 on /dev/null.
+    A failing import still raises."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_source(path: str | Path, unsafe_deserialization: bool = False) -> LoadedSource:
     path = Path(path)
     if not path.exists():
@@ -85,6 +108,7 @@ def load_source(path: str | Path, unsafe_deserialization: bool = False) -> Loade
 
 
 def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSource:
+    import_tensorflow_quietly()
     import keras
 
     from model_export.keras import kerashub
@@ -164,6 +188,7 @@ def _keras_input_spec(tensor: Any) -> InputSpec:
 
 
 def _load_saved_model(path: Path) -> LoadedSource:
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     try:
