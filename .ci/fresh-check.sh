@@ -49,7 +49,10 @@ if [ -n "$pip_cache" ]; then
   mounts+=(-v "$pip_cache:/root/.cache/pip")
   say "pip cache: $pip_cache"
 fi
-docker run -d --name "$name" --network host -w /src "${mounts[@]}" "$image" sleep infinity >/dev/null
+# The venv (TensorFlow and the rest, about 2 GB of small files) lives in memory: deleting it from the clone on disk
+# took longer than the smoke tests.
+docker run -d --name "$name" --network host -w /src "${mounts[@]}" --tmpfs /src/.venv:rw,exec,size=8g "$image" \
+  sleep infinity >/dev/null
 inside sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends make' \
   >/dev/null
 say "make installed in a bare $image"

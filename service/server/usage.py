@@ -5,6 +5,7 @@ The docs' configuration page is generated from the same rows (docs/gen_reference
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pydantic import SecretStr
@@ -40,7 +41,12 @@ def shown_default(value: object) -> str:
 def answer_help(argv: list[str]) -> None:
     """Exits after printing usage for --help (status 0) or an argument the server does not take (status 2)."""
     if argv[:1] in (["-h"], ["--help"]):
-        print(help_text())
+        try:
+            print(help_text())
+            sys.stdout.flush()  # a reader that stopped reading is found here, not in the interpreter's last flush
+        except BrokenPipeError:
+            # `python -m service --help | head`: nothing failed here, and there is nobody left to tell.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(0)
     if argv and argv[0] != "check":
         print(f"unknown argument {argv[0]!r}\n{USAGE}", file=sys.stderr)

@@ -7,11 +7,12 @@ Shared by the exporter's tests and the service's: the corpus is what every proto
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,21 +226,29 @@ def build_and_export(config: TextConfig, folder: Path) -> ExportedTextModel:
     return _export(config, train(config, folder / "sources"), folder)
 
 
-def build_and_export_all(configs: list[TextConfig], folder: Path, parallel: int = 2) -> dict[str, ExportedTextModel]:
-    """Every config, trained here one after the other while earlier ones export in `parallel` CLI processes."""
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = {c.name: pool.submit(_export, c, train(c, folder / "sources"), folder) for c in configs}
-        return {name: future.result() for name, future in futures.items()}
+def build_and_export_all(configs: list[TextConfig], folder: Path) -> dict[str, ExportedTextModel]:
+    """Every config trained, saved and exported through the CLI's own entry point in this process: the same
+    arguments and printed lines as `python -m model_export`, without a TensorFlow start-up per model (the command
+    line itself is tested in its own processes elsewhere)."""
+    return {c.name: _export(c, train(c, folder / "sources"), folder, in_process=True) for c in configs}
 
 
-def _export(config: TextConfig, source: Path, folder: Path) -> ExportedTextModel:
+def _export(config: TextConfig, source: Path, folder: Path, in_process: bool = False) -> ExportedTextModel:
     output = folder / config.name / "1" / "model.onnx"
-    result = subprocess.run(
-        export_command(source, output), capture_output=True, text=True, cwd=ROOT, env=cli_environment()
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"export of {config.name} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return ExportedTextModel(config, source, output, result.stdout)
+    command = export_command(source, output)
+    if in_process:
+        from model_export.cli import main
+
+        printed, errors = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+            status = main(command[3:])
+        stdout, stderr = printed.getvalue(), errors.getvalue()
+    else:
+        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=cli_environment())
+        status, stdout, stderr = result.returncode, result.stdout, result.stderr
+    if status != 0:
+        raise AssertionError(f"export of {config.name} failed ({status}): {stderr[-2000:]}")
+    return ExportedTextModel(config, source, output, stdout)
 
 
 def served_probabilities(exported: ExportedTextModel, texts: list[str], seed: int = 0) -> list[np.ndarray | str]:

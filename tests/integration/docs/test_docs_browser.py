@@ -26,7 +26,6 @@ def openapi(docs_server: RunningServer) -> dict[str, Any]:
     return httpx.get(docs_server.url + "/openapi.json", timeout=10).json()
 
 
-@pytest.mark.smoke
 def test_swagger_ui_try_it_out_on_predict_offline(docs_server: RunningServer, openapi: dict[str, Any]) -> None:
     with offline_page() as offline:
         page = offline.page

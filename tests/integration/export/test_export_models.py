@@ -12,6 +12,7 @@ import pytest
 from model_export import export_model, read_metadata
 from model_export.keras.load import call_keras
 from model_export.parity.compare import PROBABILITY_TOLERANCE
+from service.contract.version import VERSION
 from tests.support.onnx_checks import numpy_sigmoid, run_onnx, temp_leftovers
 
 keras = pytest.importorskip("keras")
@@ -72,7 +73,7 @@ def test_metadata_content(model_files, out_dir):
     assert json.loads(props["labels"]) == ["a", "b", "c"]
     assert props["head"] == "appended_sigmoid" and props["logits_exact"] == "true"
     assert props["source_file"] == "mlp.keras" and len(props["source_sha256"]) == 64
-    assert props["opset"] == "17" and props["exporter_version"] == "0.1.0"
+    assert props["opset"] == "17" and props["exporter_version"] == VERSION
     assert props["keras_version"] == keras.__version__
     for key in ("tensorflow_version", "tf2onnx_version"):
         assert props[key]

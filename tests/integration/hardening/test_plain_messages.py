@@ -31,10 +31,14 @@ def test_service_refuses_an_argument_it_does_not_take_with_its_usage() -> None:
     assert done.stderr.startswith("unknown argument '--port'\nusage: python -m service")
 
 
-def test_inspect_ends_quietly_when_its_reader_stops_reading() -> None:
-    """`inspect ... | head`: the pipe is closed before anything is written."""
-    command = [sys.executable, "-m", "model_export", "inspect", "models/digits/1/model.onnx"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.mark.parametrize(
+    "command", [["model_export", "inspect", "models/digits/1/model.onnx"], ["service", "--help"]], ids=" ".join
+)
+def test_a_command_ends_quietly_when_its_reader_stops_reading(command: list[str]) -> None:
+    """`inspect ... | head`, `python -m service --help | head`: the pipe is closed before anything is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     process.stdout.close()
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""

@@ -52,7 +52,7 @@ def held_out() -> tuple[np.ndarray, np.ndarray]:
     return pixels, digits
 
 
-@pytest.fixture(params=[1, 2], ids=["1 worker", "2 workers"])
+@pytest.fixture(params=[pytest.param(1, id="1 worker", marks=pytest.mark.smoke), pytest.param(2, id="2 workers")])
 def server(request: pytest.FixtureRequest, repository: Path) -> Iterator[RunningServer]:
     yield from serving({"MODEL_REPOSITORY": str(repository), "WORKERS": str(request.param)})
 
@@ -77,7 +77,6 @@ def send(server: RunningServer, pixels: np.ndarray) -> tuple[int, np.ndarray]:
     return requests, positives
 
 
-@pytest.mark.smoke
 def test_prometheus_stores_exactly_the_requests_and_rows_sent(
     server: RunningServer, prometheus: RunningPrometheus, held_out: tuple[np.ndarray, np.ndarray]
 ) -> None:

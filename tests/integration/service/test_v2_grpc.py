@@ -16,6 +16,7 @@ import tritonclient.grpc as triton
 import tritonclient.grpc.aio as triton_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from service.contract.version import VERSION
 from tests.support.grpc_helpers import grpc_client, status_of
 from tests.support.server import RunningServer
 from tests.support.v2_helpers import ROWS, native_outputs
@@ -130,7 +131,7 @@ def test_health_through_tritonclient_and_grpc_health(
 
 def test_metadata(client: triton.InferenceServerClient) -> None:
     server = client.get_server_metadata(as_json=True)
-    assert server["name"] == "sigmoid-serve" and server["version"] == "0.1.0"
+    assert server["name"] == "sigmoid-serve" and server["version"] == VERSION
     assert set(server["extensions"]) == {"model_repository", "model_configuration", "statistics"}
     metadata = client.get_model_metadata("pair")
     assert (metadata.name, list(metadata.versions), metadata.platform) == ("pair", ["1"], "onnxruntime_onnx")

@@ -11,6 +11,7 @@ import orjson
 import pytest
 import tritonclient.http as triton
 
+from service.contract.version import VERSION
 from tests.support.onnx_checks import reference
 from tests.support.onnx_models import linear_model
 from tests.support.server import RunningServer
@@ -219,7 +220,7 @@ def test_health_and_metadata_endpoints(client: httpx.Client) -> None:
     assert client.get("/v2/models/nope/ready").status_code == 404
     assert client.get("/v2/models/linear/versions/2").json()["versions"] == ["2"]
     assert client.get("/v2/models/linear/versions/1").status_code == 404
-    assert client.get("/v2").json()["version"] == "0.1.0"
+    assert client.get("/v2").json()["version"] == VERSION
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,6 @@ def test_tritonclient_health_and_metadata(triton_client: triton.InferenceServerC
 @pytest.mark.parametrize(
     "binary_outputs", [None, False, True], ids=["default outputs", "json outputs", "binary outputs"]
 )
-@pytest.mark.smoke
 def test_tritonclient_infer_equals_the_native_api(
     triton_client: triton.InferenceServerClient,
     client: httpx.Client,
@@ -98,6 +97,7 @@ def test_tritonclient_errors_carry_the_message(triton_client: triton.InferenceSe
         triton_client.get_model_metadata("nope")
 
 
+@pytest.mark.smoke
 def test_demo_model_through_tritonclient(triton_client: triton.InferenceServerClient, client: httpx.Client) -> None:
     """The shipped digits model, binary both ways: the labels the exporter recorded for its examples."""
     examples = orjson.loads((DEMO_REPOSITORY / "digits" / "examples.json").read_bytes())

@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from service.contract.version import VERSION
 from tests.support.server import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -137,7 +138,7 @@ def test_service_hpa_and_pdb_point_at_the_deployment() -> None:
     assert [p["targetPort"] for p in CORE["Service"]["spec"]["ports"]] == [p["name"] for p in container["ports"]]
     grpc = next(p for p in CORE["Service"]["spec"]["ports"] if p["name"] == "grpc")
     assert grpc["appProtocol"] == "kubernetes.io/h2c"
-    assert container["image"] == "sigmoid-serve:0.1.0"
+    assert container["image"] == f"sigmoid-serve:{VERSION}"
 
 
 def test_kserve_objects_structure() -> None:
