@@ -66,12 +66,7 @@ def test_tricky_texts_and_truncation(family: str, sequence_length: int) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [
-        {"lowercase": False},
-        {"lowercase": True},
-        {"lowercase": True, "strip_accents": True},
-        {"lowercase": False, "strip_accents": True, "split_on_cjk": False},
-    ],
+    [{"lowercase": False}, {"lowercase": True, "strip_accents": True, "split_on_cjk": False}],
 )
 def test_wordpiece_options_on_tricky_texts(options: dict[str, bool]) -> None:
     keras_preprocessor = preprocessor("bert", sequence_length=256, vocabulary=wide_vocabulary(), **options)
