@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The folder `make run` serves: `make run MODEL_REPOSITORY=/path` or the environment variable of that name.
 MODEL_REPOSITORY ?= models
-# models/ holds two demos, and POST /predict answers with digits; another folder gets the service's own default (its
+# models/ holds three demos, and POST /predict answers with digits; another folder gets the service's own default (its
 # only model) unless DEFAULT_MODEL is given.
 ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits
@@ -126,6 +126,7 @@ prometheusrule:
 demo-model: $(VENV)/.dev-installed
 	$(PY) -m model_export.demos.digits --output models/digits/1/model.onnx
 	$(PY) -m model_export.demos.docstrings --output models/docstrings/1/model.onnx
+	$(PY) -m model_export.demos.docstrings_bert --output models/docstrings_bert/1/model.onnx
 
 # Load this service and the two baselines on loopback (~20 minutes; gRPC cells with h2load); table in bench/results/latest.md.
 # Then float32 vs int8 vs float16 rows/s and per-label F1 (bench/results/optimize.md; the first run trains its models).

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .baseline import comparison
 from .text import text_table
+from .transformer import transformer_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_RUN = ROOT / "docs" / "performance" / "bench-latest.json"
@@ -74,6 +75,7 @@ def render(run: dict) -> str:
             )
     lines += _load_generator_cost(run)
     lines += text_table(run["text"]) if "text" in run else []
+    lines += transformer_table(run["transformer"]) if "transformer" in run else []
     lines += ["", "| model | raw ONNX Runtime rows/s in-process (intra-op threads: batch 1 / 8 / 64) | best |"]
     lines += ["|---|---|---:|"]
     for kind, data in run["models"].items():

@@ -27,6 +27,7 @@ from .load import Body, json_body, one_row, run_wrk, v2_binary_body
 from .processes import PYTHON, ROOT, Server, free_port, loads_tensorflow, rss_mb
 from .report import render
 from .text import bench_text
+from .transformer import bench_transformer
 
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
@@ -240,6 +241,9 @@ def main() -> None:
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for this service (repeat)")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw ONNX Runtime measurement")
     parser.add_argument("--no-text", action="store_true", help="skip the text model's row (bench/text.py)")
+    parser.add_argument(
+        "--no-transformer", action="store_true", help="skip the transformer rows (bench/transformer.py)"
+    )
     args = parser.parse_args()
     args.baseline_folder = None
     if args.baseline:
@@ -270,6 +274,8 @@ def main() -> None:
         }
     if not args.no_text:
         run["text"] = bench_text(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus)
+    if not args.no_transformer:
+        run["transformer"] = bench_transformer(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2, default=str))
     table = render(run)

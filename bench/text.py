@@ -27,21 +27,21 @@ TEXTS_PER_REQUEST = (1, 32)
 CONCURRENCY = 8
 
 
-def demo_texts(count: int) -> list[str]:
-    examples = json.loads((DEMO / "examples.json").read_text())["instances"]
+def demo_texts(count: int, model: str = TEXT_MODEL) -> list[str]:
+    examples = json.loads((DEMO.parent / model / "examples.json").read_text())["instances"]
     return [examples[i % len(examples)] for i in range(count)]
 
 
-def step_cpu_us(texts: list[str], calls: int = 2000, rounds: int = 5) -> float:
+def step_cpu_us(texts: list[str], calls: int = 2000, rounds: int = 5, name: str = TEXT_MODEL) -> float:
     """Median over rounds of this process's CPU µs for one request's text step (read + encode)."""
     from service.core.model import LoadedModel
 
-    model = LoadedModel.load(TEXT_MODEL, 1, DEMO / "1" / "model.onnx")
+    model = LoadedModel.load(name, 1, DEMO.parent / name / "1" / "model.onnx")
     assert model.text_inputs is not None, "the text demo model has no text step"
     step, columns = model.text_inputs, {model.input_names[0]: texts}
 
     def one_request() -> None:
-        step.encode(step.read(TEXT_MODEL, columns, max_rows=len(texts), max_text_chars=100_000))
+        step.encode(step.read(name, columns, max_rows=len(texts), max_text_chars=100_000))
 
     one_request()
     samples = []
@@ -53,18 +53,20 @@ def step_cpu_us(texts: list[str], calls: int = 2000, rounds: int = 5) -> float:
     return statistics.median(samples)
 
 
-def bench_text(work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cpus: str | None) -> dict:
-    """The cells (one per texts-per-request count) and the in-process step cost of each."""
+def bench_text(
+    work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cpus: str | None, model: str = TEXT_MODEL
+) -> dict:
+    """The cells (one per texts-per-request count) and the in-process step cost of each, for a demo text model."""
     bodies = {}
     for count in TEXTS_PER_REQUEST:
-        path = work / f"text_x{count}.json"
+        path = work / f"{model}_x{count}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"instances": demo_texts(count)}))
+        path.write_text(json.dumps({"instances": demo_texts(count, model)}))
         bodies[count] = Body(path, "application/json")
     server = Server(
         "service", [PYTHON, "-m", "service"], {"MODEL_REPOSITORY": str(DEMO.parent), "GRPC_PORT": "0"}, cpus
     )
-    url = f"{server.url}/models/{TEXT_MODEL}/predict"
+    url = f"{server.url}/models/{model}/predict"
     cells = []
     with server:
         for count in TEXTS_PER_REQUEST:
@@ -76,8 +78,9 @@ def bench_text(work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cp
     for count, runs in measured.items():
         median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
         cells.append({"texts": count, "c": CONCURRENCY, **median, "rounds_rps": [round(r["rps"]) for r in runs]})
-    steps = {str(count): step_cpu_us(demo_texts(count)) for count in TEXTS_PER_REQUEST}
-    return {"model": TEXT_MODEL, "cells": cells, "step_cpu_us": steps}
+    calls = 2000 if model == TEXT_MODEL else 200
+    steps = {str(count): step_cpu_us(demo_texts(count, model), calls, name=model) for count in TEXTS_PER_REQUEST}
+    return {"model": model, "cells": cells, "step_cpu_us": steps}
 
 
 def text_table(text: dict) -> list[str]:

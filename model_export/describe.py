@@ -10,9 +10,17 @@ import onnx
 
 from model_export.errors import ExportError
 from model_export.metadata import read_metadata
-from service.contract.metadata import CALIBRATION, INPUT_ALIASES, OPTIMIZATION, REFERENCE_RATES, provenance
+from service.contract.metadata import (
+    CALIBRATION,
+    INPUT_ALIASES,
+    OPTIMIZATION,
+    REFERENCE_RATES,
+    TEXT_TRANSFORMER,
+    provenance,
+)
 from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
 from service.contract.text.spec import parse_specs
+from service.contract.text.transformer_spec import parse_spec
 
 _TYPE_NAMES = {v: k.lower() for k, v in onnx.TensorProto.DataType.items()}
 
@@ -40,6 +48,27 @@ def describe_model(path: str | Path) -> dict[str, Any]:
         "optimization": json.loads(optimization) if optimization else None,
         "text_inputs": _text_inputs(metadata.props, path),
         "input_aliases": _input_aliases(metadata.props, path),
+        "tokenizer": _tokenizer(metadata.props, path),
+    }
+
+
+def _tokenizer(props: dict[str, str], path: Path) -> dict[str, Any] | None:
+    """A transformer's tokenizer step, without its vocabulary."""
+    if TEXT_TRANSFORMER not in props:
+        return None
+    try:
+        spec = parse_spec(props[TEXT_TRANSFORMER])
+    except ValueError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    return {
+        "input": spec.input,
+        "tokenizer": spec.tokenizer,
+        "keras_tokenizer": spec.keras_tokenizer,
+        "lowercase": spec.lowercase,
+        "strip_accents": spec.strip_accents,
+        "sequence_length": spec.sequence_length,
+        "vocabulary_size": spec.vocabulary_size,
+        "feeds": list(spec.onnx_inputs),
     }
 
 
@@ -101,6 +130,15 @@ def format_description(info: dict[str, Any]) -> str:
         )
     for alias, name in info["input_aliases"].items():
         lines.append(f"alias       {alias} -> {name} (native API)")
+    tokenizer = info.get("tokenizer")
+    if tokenizer:
+        options = "" if tokenizer["lowercase"] is None else f", lowercase {tokenizer['lowercase']}"
+        options += "" if tokenizer["strip_accents"] is None else f", strip_accents {tokenizer['strip_accents']}"
+        lines.append(
+            f"text input  {tokenizer['input']} -> {tokenizer['keras_tokenizer']} ({tokenizer['tokenizer']}{options}), "
+            f"sequence_length {tokenizer['sequence_length']}, {tokenizer['vocabulary_size']} token ids -> "
+            + ", ".join(tokenizer["feeds"])
+        )
     lines.append(f"labels ({len(info['labels'])}) and thresholds (positive when probability >= threshold)")
     if info["thresholds_note"]:
         lines.append(f"  ({info['thresholds_note']})")

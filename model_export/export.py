@@ -16,9 +16,10 @@ from model_export.labels import DEFAULT_THRESHOLD, kept_label_columns, resolve_t
 from model_export.parity.compare import DEFAULT_BATCH_SIZES
 from model_export.parity.proof import prove_parity
 from model_export.progress import progress_bar
-from service.contract.metadata import EXPORTED_AT, EXPORTER_VERSION, HEAD, LOGITS_EXACT, SOURCE_SHA256
+from service.contract.metadata import EXPORTED_AT, EXPORTER_VERSION, HEAD, LOGITS_EXACT, SOURCE_SHA256, TEXT_TRANSFORMER
 from service.contract.metadata import TEXT_STEPS as TEXT_METADATA_KEY
 from service.contract.text.spec import dump_specs
+from service.contract.text.transformer_spec import dump_spec
 from service.contract.version import VERSION
 
 DEFAULT_OPSET = 17
@@ -90,7 +91,7 @@ def export_model(
     output column) out of the served outputs; `refuse_empty_texts` makes a text model answer a text without a known
     word with a 400 instead of Keras' answer (see keras/served_interface.py)."""
     from model_export.convert import graph_edits, to_onnx
-    from model_export.keras import head
+    from model_export.keras import head, kerashub
     from model_export.keras.served_interface import ServedInterface
     from model_export.metadata import apply_metadata, build_metadata_props
     from model_export.parity import compare
@@ -118,7 +119,10 @@ def export_model(
             graph_model = decision.graph_model
             if loaded.text is not None:  # convert what follows the text layers; they become the text steps
                 graph_model, onnx_inputs = plan.cut_model(graph_model, loaded.text), loaded.text.onnx_inputs
-            frozen = to_onnx.freeze_keras(graph_model, onnx_inputs)
+            if loaded.transformer is not None:  # the backbone and head over token ids; the tokenizer is a step
+                frozen = kerashub.freeze_backbone_and_head(graph_model, onnx_inputs)
+            else:
+                frozen = to_onnx.freeze_keras(graph_model, onnx_inputs)
             decision = head.check_graph_output_op(decision, frozen.output_op_type, accept_sigmoid_output)
         else:
             frozen = to_onnx.freeze_signature(loaded.signature, loaded.inputs)
@@ -158,7 +162,10 @@ def export_model(
             on_batch=advance,
             columns=interface.columns,
         )
-        if parity.text is not None:  # the text steps, with what parity found about texts without a token
+        if loaded.transformer is not None:  # the tokenizer step, proven by parity
+            props[TEXT_TRANSFORMER] = dump_spec(loaded.transformer.spec)
+            apply_metadata(model, props, doc, VERSION)
+        elif parity.text is not None:  # the text steps, with what parity found about texts without a token
             props[TEXT_METADATA_KEY] = dump_specs(loaded.text.specs(parity.text.needs_token))
             apply_metadata(model, props, doc, VERSION)
         elif sample_data is not None:  # with labels `y`, the sample gives each label's reference rate
@@ -172,7 +179,7 @@ def export_model(
         head_explanation=decision.explanation,
         logits_exact=decision.logits_exact,
         opset=opset,
-        input_names=input_names,
+        input_names=[loaded.transformer.spec.input] if loaded.transformer is not None else input_names,
         batch_sizes=parity.report.batch_sizes,
         max_abs_error_probabilities=parity.report.max_abs_error_probabilities,
         max_abs_error_logits=parity.report.max_abs_error_logits,
@@ -230,6 +237,8 @@ def _provenance(loaded: LoadedSource, opset: int, head_kind: str, exact: bool, e
 
 
 def _describe_text_inputs(loaded: LoadedSource) -> list[str]:
+    if loaded.transformer is not None:
+        return [loaded.transformer.describe()]
     if loaded.text is None:
         return []
     lines = []

@@ -20,6 +20,7 @@ from model_export.progress import progress_bar
 from model_export.text.raw_predict import Rows, numeric_inputs, predict_raw, stacked_feeds
 from service.contract.metadata import OUTPUT_PROBABILITIES
 from service.contract.text.keras_layers import TextStep, text_steps_from_metadata
+from service.contract.text.transformer_step import TransformerTextStep, transformer_step_from_metadata
 
 ORT_DTYPES = {
     "tensor(float)": np.float32,
@@ -28,6 +29,7 @@ ORT_DTYPES = {
     "tensor(int64)": np.int64,
 }
 _CHUNK_ROWS = 512
+_TRANSFORMER_CHUNK = 64  # texts per call: padded to the longest of them, a smaller chunk wastes less
 
 
 class ModelFeeds(NamedTuple):
@@ -54,10 +56,19 @@ def text_steps_of(session: Any, model: Path) -> list[TextStep]:
         raise ExportError(f"{model}: {exc}") from None
 
 
+def transformer_of(session: Any, model: Path) -> TransformerTextStep | None:
+    try:
+        return transformer_step_from_metadata(session.get_modelmeta().custom_metadata_map)
+    except ValueError as exc:
+        raise ExportError(f"{model}: {exc}") from None
+
+
 def read_model_rows(
-    path: Path, session: Any, steps: list[TextStep], labels: list[str] | None
+    path: Path, session: Any, steps: list[TextStep], labels: list[str] | None, transformer: Any = None
 ) -> tuple[Rows, np.ndarray | None]:
     """The file's rows for `session` (texts by their step's input name), and their multi-hot labels when asked."""
+    if transformer is not None:  # one text column, which the tokenizer step turns into every graph input
+        return read_rows(path, [Column(transformer.spec.input, is_text=True)], labels)
     columns = [Column(name, is_text=True) for name in dict.fromkeys(step.name for step in steps)]
     numbers = set(numeric_inputs(session, steps))
     numeric = [node for node in session.get_inputs() if node.name in numbers]
@@ -77,9 +88,12 @@ def score_rows(
     """(probabilities, truth, rows left out) of `model` on the labelled rows of `data`, as the service computes them."""
     session = open_session(model)
     steps = text_steps_of(session, model)
-    rows, truth = read_model_rows(data, session, steps, labels)
+    transformer = transformer_of(session, model)
+    rows, truth = read_model_rows(data, session, steps, labels, transformer)
     skipped = 0
-    if steps:
+    if transformer is not None:
+        probabilities = predict_transformer(session, transformer, rows[transformer.spec.input], show_progress)
+    elif steps:
         prediction = predict_raw(session, steps, rows, max_batch=_CHUNK_ROWS)
         if not prediction.scored:
             raise ExportError(f"no row of {data.name} has a token after standardization")
@@ -94,12 +108,28 @@ def score_rows(
 def model_feeds(path: Path, session: Any, model: Path, labels: list[str] | None = None) -> ModelFeeds:
     """The file's rows as one array per ONNX input of `session` (texts through the model's text steps)."""
     steps = text_steps_of(session, model)
-    rows, truth = read_model_rows(path, session, steps, labels)
+    transformer = transformer_of(session, model)
+    rows, truth = read_model_rows(path, session, steps, labels, transformer)
+    if transformer is not None:  # every row padded to sequence_length, so that any slice of them is a batch
+        return ModelFeeds(transformer.encode(rows[transformer.spec.input]), truth, 0)
     feeds, scored = stacked_feeds(session, steps, rows)
     if not scored:
         raise ExportError(f"no row of {path.name} has a token after standardization")
     left_out = row_count(next(iter(rows.values()))) - len(scored)
     return ModelFeeds(feeds, None if truth is None else truth[scored], left_out)
+
+
+def predict_transformer(
+    session: Any, step: TransformerTextStep, texts: list[str], show_progress: bool = False
+) -> np.ndarray:
+    """Probabilities of a transformer on texts, in chunks each padded to its longest text, as the service runs."""
+    parts = []
+    with progress_bar("running the model", len(texts), show_progress) as advance:
+        for start in range(0, len(texts), _TRANSFORMER_CHUNK):
+            feeds = step.encode(texts[start : start + _TRANSFORMER_CHUNK], pad_to_longest=True)
+            parts.append(session.run([OUTPUT_PROBABILITIES], feeds)[0])
+            advance(len(parts[-1]))
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def predict(session: Any, inputs: Rows, show_progress: bool = False) -> np.ndarray:

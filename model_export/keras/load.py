@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ class LoadedSource:
     subclassed: bool = False  # a subclassed keras.Model: no layer graph, judged from the traced graph
     text: Any = None  # text.plan.TextPlan when the model reads raw strings through text layers
     as_run: Any = None  # the model rebuilt on the shapes its layers compute when they run, when Keras declares others
+    transformer: Any = None  # kerashub.TransformerPlan for a KerasHub TextClassifier task (its tokenizer step)
 
     @property
     def graph_source(self) -> Any:
@@ -76,6 +79,27 @@ UNSAFE_WARNING = (
 )
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr muted, once. The `tensorflow` distribution (which keras-hub's
+    tensorflow-text requires, where `tensorflow-cpu` sufficed before) looks for a CUDA driver when imported and when
+    it first lists devices, and says so in C++ log lines that no Python or TF_CPP_MIN_LOG_LEVEL setting silences;
+    the command line's refusals are one line on stderr, so both happen here with file descriptor 2 on /dev/null.
+    A failing import still raises."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_source(path: str | Path, unsafe_deserialization: bool = False) -> LoadedSource:
     path = Path(path)
     if not path.exists():
@@ -91,9 +115,14 @@ def load_source(path: str | Path, unsafe_deserialization: bool = False) -> Loade
 
 
 def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSource:
+    import_tensorflow_quietly()
     import keras
 
+    from model_export.keras import kerashub
+
     loss = read_keras_loss(path)
+    if path.suffix.lower() == ".keras":
+        kerashub.import_keras_hub_for(path)
     try:
         # compile=False: the loss config is read from the file itself, and compiling can fail
         # on custom losses/metrics that have nothing to do with inference.
@@ -121,6 +150,9 @@ def _load_keras(path: Path, unsafe_deserialization: bool = False) -> LoadedSourc
         raise ExportError(
             f"{path.name} has {len(model_outputs)} outputs; one multi-label output [batch, n_labels] is expected"
         )
+    if kerashub.is_kerashub_task(model):  # integer inputs, fed by the tokenizer step its preprocessor becomes
+        transformer = kerashub.plan_transformer(model)
+        return LoadedSource(path, "keras", transformer.onnx_inputs, loss, keras_model=model, transformer=transformer)
     inputs = [_keras_input_spec(t) for t in model_inputs]
     text = plan.plan_text_model(model, inputs) if plan.has_string_input(model) else None
     as_run = None
@@ -175,6 +207,7 @@ def _keras_input_spec(tensor: Any) -> InputSpec:
 
 
 def _load_saved_model(path: Path) -> LoadedSource:
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     try:

@@ -41,6 +41,8 @@ class ServedInterface:
     ) -> ServedInterface:
         """The interface, with the renames and the refusal applied to `loaded` (ExportError when they cannot be)."""
         renames = dict(renames or {})
+        if loaded.transformer is not None:
+            _check_transformer_options(renames, len(served_columns) < len(labels), refuse_empty_texts)
         if renames and loaded.kind != "keras":
             raise ExportError(
                 f"{input_names.OPTION} renames the inputs of a Keras file (.keras, .h5); a SavedModel's inputs are "
@@ -112,3 +114,21 @@ def recorded_columns(props: Mapping[str, str], n_labels: int) -> list[int] | Non
         raise ExportError(f"the model's '{DROPPED_LABELS}' entry is not a JSON object of columns: {raw[:80]!r}")
     width = n_labels + len(dropped)
     return [column for column in range(width) if column not in set(dropped.values())]
+
+
+def _check_transformer_options(renames: Mapping[str, str], drops_labels: bool, refuse_empty_texts: bool) -> None:
+    """A KerasHub task's served interface is its tokenizer step's: one text input, every output column."""
+    refused = [
+        option
+        for option, given in (
+            (input_names.OPTION, bool(renames)),
+            ("--drop-label", drops_labels),
+            (REFUSE_EMPTY_TEXTS_OPTION, refuse_empty_texts),
+        )
+        if given
+    ]
+    if refused:
+        raise ExportError(
+            f"{', '.join(refused)} cannot be used with a KerasHub task yet: it is served as its tokenizer step "
+            "takes it (one input named text, every label of its head)"
+        )

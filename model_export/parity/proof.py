@@ -19,6 +19,7 @@ from model_export.data.reader import read_sample_rows
 from model_export.keras.load import LoadedSource, call_keras
 from model_export.parity.compare import Reference, VerificationReport, random_inputs, sigmoid, verify_parity
 from model_export.parity.text import verify_text_parity
+from model_export.parity.transformer import verify_transformer_parity
 
 DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
 
@@ -26,7 +27,7 @@ DEFAULT_INT_HIGH = 10  # token ids drawn from 0..9 when no Embedding bounds them
 @dataclass
 class ParityOutcome:
     report: VerificationReport
-    text: Any = None  # text_parity.TextParity for a text model
+    text: Any = None  # text.TextParity for a text model, transformer.TransformerParity for a KerasHub task
     batches: list[dict[str, np.ndarray]] | None = None  # a numeric model's rows (the sample data's last: all of it)
 
 
@@ -44,6 +45,11 @@ def prove_parity(
 ) -> ParityOutcome:
     """ExportError when ONNX Runtime and Keras disagree (or when the data cannot be read). With `columns`, the ONNX
     model serves only those of the source's output columns (--drop-label), and parity is proved on them."""
+    if loaded.transformer is not None:  # raw strings through the tokenizer step, against task.predict(strings)
+        parity = verify_transformer_parity(model, loaded.transformer, loaded.keras_model, decision, tolerance, seed)
+        for _ in batch_sizes if on_batch else ():
+            on_batch()
+        return ParityOutcome(parity.report, parity)
     reference = keras_reference(loaded, decision)
     if columns is not None:
         reference = _on_columns(reference, list(columns))

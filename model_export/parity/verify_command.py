@@ -92,6 +92,8 @@ def verify_exported(
         try:
             if loaded.text is not None:  # what the service will run must be what the source's layers do
                 _check_recorded_steps(metadata.props, loaded)
+            if loaded.transformer is not None:
+                _check_recorded_tokenizer(metadata.props, loaded)
             parity = prove_parity(
                 proto,
                 loaded,
@@ -129,4 +131,20 @@ def _check_recorded_steps(props: dict[str, str], loaded) -> None:
         raise ExportError(
             "the text steps recorded in the model differ from the source's text layers (vocabulary, settings or "
             "input names): the service would not read text as the source does"
+        )
+
+
+def _check_recorded_tokenizer(props: dict[str, str], loaded) -> None:
+    """Parity runs the source's preprocessor; the service runs the tokenizer step recorded in the model."""
+    from model_export.keras.kerashub import recorded_spec, same_step
+
+    recorded = recorded_spec(props)
+    if recorded is None:
+        raise ExportError(
+            "the source is a KerasHub task, but the model records no tokenizer step: it was not exported from it"
+        )
+    if not same_step(recorded, loaded.transformer.spec):
+        raise ExportError(
+            "the tokenizer step recorded in the model differs from the source's preprocessor (vocabulary, settings or "
+            "sequence length): the service would not read text as the source does"
         )

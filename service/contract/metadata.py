@@ -25,6 +25,9 @@ TEXT_STEPS = "text_steps"  # JSON object: the text steps between raw strings and
 INPUT_ALIASES = "input_aliases"  # JSON object {alias: input name}: other names the native API takes (input_aliases.py)
 INPUT_RENAMES = "input_renames"  # JSON object {Keras name: served name}: the exporter's --input-name (provenance)
 DROPPED_LABELS = "dropped_labels"  # JSON object {label: its column in the source}: the exporter's --drop-label
+# JSON object: a transformer's tokenizer step, raw strings to token ids, segment ids and padding mask
+# (text/transformer_spec.py)
+TEXT_TRANSFORMER = "text_transformer"
 
 # Provenance written by the exporter (strings).
 HEAD = "head"  # one of the HEAD_* values below
@@ -39,7 +42,16 @@ HEAD_SIGMOID_ACCEPTED = "model_sigmoid_output_accepted"
 
 # Entries shown as fields of their own (in the service's model metadata and in `inspect`), not among the provenance
 # strings. The text steps are not provenance but the inputs' spec (vocabularies of thousands of tokens).
-SHOWN_APART = (LABELS, THRESHOLDS, REFERENCE_RATES, CALIBRATION, OPTIMIZATION, TEXT_STEPS, INPUT_ALIASES)
+SHOWN_APART = (
+    LABELS,
+    THRESHOLDS,
+    REFERENCE_RATES,
+    CALIBRATION,
+    OPTIMIZATION,
+    TEXT_STEPS,
+    INPUT_ALIASES,
+    TEXT_TRANSFORMER,
+)
 
 
 def provenance(metadata: Mapping[str, str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from .labels import read_labels_and_thresholds
 from .metadata import OUTPUTS
 from .reference_rates import InvalidReferenceRates, ReferenceRates, parse_reference_rates
 from .text.keras_layers import TextStep, text_steps_from_metadata
+from .text.transformer_step import TransformerTextStep, transformer_step_from_metadata
 
 # The dtype of a text input: one Python str per row (numpy's object dtype, as tritonclient holds BYTES tensors).
 TEXT = np.dtype(np.object_)
@@ -63,6 +64,7 @@ class ModelFile:
     metadata: dict[str, str]
     warnings: tuple[str, ...]  # what is wrong with the file but does not stop serving it
     input_aliases: dict[str, str] = field(default_factory=dict)  # {alias: input name}, for the native API
+    transformer: TransformerTextStep | None = None  # a transformer's tokenizer step (then `text_steps` is [])
 
     def text_rules(self) -> dict[str, dict[str, bool]]:
         """Per text input, which texts it refuses with a 400: none with no token (`needs_token`), none with no
@@ -101,7 +103,13 @@ def read_model_file(
         raise InvalidModelFile(f"{len(labels)} labels in metadata but the output has {output_width} columns")
     try:
         steps = text_steps_from_metadata(metadata)
-        inputs = client_inputs(steps, graph_inputs) if steps else list(graph_inputs)
+        transformer = transformer_step_from_metadata(metadata)
+        if transformer is not None:
+            if steps:
+                raise ValueError("it records both text steps and a tokenizer step; a model has one or the other")
+            inputs = transformer_inputs(transformer, graph_inputs)
+        else:
+            inputs = client_inputs(steps, graph_inputs) if steps else list(graph_inputs)
     except ValueError as exc:
         raise InvalidModelFile(f"cannot serve its text inputs: {exc}") from None
     warnings = (read.note,) if read.note else ()
@@ -115,8 +123,33 @@ def read_model_file(
         aliases, warnings = {}, (*warnings, f"served without input aliases: {exc}")
     thresholds = np.asarray(read.thresholds, np.float32)
     return ModelFile(
-        labels, thresholds, inputs, list(graph_inputs), steps, reference_rates, dict(metadata), warnings, aliases
+        labels,
+        thresholds,
+        inputs,
+        list(graph_inputs),
+        steps,
+        reference_rates,
+        dict(metadata),
+        warnings,
+        input_aliases=aliases,
+        transformer=transformer,
     )
+
+
+def transformer_inputs(step: TransformerTextStep, graph_inputs: list[InputSpec]) -> list[InputSpec]:
+    """What clients send to a transformer: one text per row. ValueError when the step does not feed exactly the
+    graph's inputs, each an integer [batch, tokens] of the step's type."""
+    spec = step.spec
+    graph = {g.name: g for g in graph_inputs}
+    if sorted(graph) != sorted(spec.onnx_inputs):
+        raise ValueError(
+            f"its tokenizer step feeds {', '.join(sorted(spec.onnx_inputs))}, but the ONNX graph takes "
+            f"{', '.join(sorted(graph))}"
+        )
+    for name in spec.onnx_inputs:
+        if graph[name].dtype != np.dtype(spec.input_dtype) or len(graph[name].shape) != 2:
+            raise ValueError(f"ONNX input {name!r} must be {spec.input_dtype} [batch, tokens] for its tokenizer step")
+    return [InputSpec(spec.input, TEXT, (None,))]
 
 
 def client_inputs(steps: list[TextStep], graph_inputs: list[InputSpec]) -> list[InputSpec]:
@@ -146,7 +179,10 @@ def example_feeds(model: ModelFile, rows: int) -> dict[str, np.ndarray]:
     """The graph's arrays for `rows` copies of one row: each text a word of its step's vocabulary, numbers 0.
 
     A text model warms up on a text of its own vocabulary, through its text steps: zeros would be all padding,
-    which some text models answer with NaN (they refuse such a text with `needs_token`)."""
+    which some text models answer with NaN (they refuse such a text with `needs_token`). A transformer warms up
+    at its full sequence length (the most a call can cost)."""
+    if model.transformer is not None:
+        return model.transformer.encode(["text"] * rows)
     feeds = {step.feeds: step.transform([_example_text(step)] * rows) for step in model.text_steps}
     for spec in model.graph_inputs:
         if spec.name not in feeds:

@@ -73,8 +73,12 @@ class Batcher:
         *,
         predict_seconds: Callable[[int], float] | None = None,
         inline_below_s: float = 0.0,
+        merge: Callable[[list[Arrays]], Arrays] | None = None,
     ) -> None:
+        """`merge` joins the arrays of several requests into one batch when they are not simply stacked (a
+        transformer pads each request to its longest text, and the batch to its longest row)."""
         self._run = run
+        self._merge = merge
         self._observer = observer
         self._predict_seconds = predict_seconds
         self._inline_below_s = inline_below_s
@@ -213,6 +217,8 @@ class Batcher:
         try:
             if len(batch) == 1:
                 arrays = batch[0].arrays
+            elif self._merge is not None:
+                arrays = self._merge([p.arrays for p in batch])
             else:  # inside the try: rows of different shapes (dynamic dimensions) cannot be stacked
                 arrays = {name: np.concatenate([p.arrays[name] for p in batch]) for name in batch[0].arrays}
             probabilities, logits = await self._call(arrays, sum(p.rows for p in batch))

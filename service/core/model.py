@@ -78,7 +78,7 @@ class LoadedModel:
             contents.metadata,
             contents.graph_inputs,
             contents,
-            TextInputs(steps, contents.inputs) if steps else None,
+            TextInputs(steps, contents.inputs, contents.transformer) if steps or contents.transformer else None,
             contents.reference_rates,
             contents.warnings,
         )
@@ -119,10 +119,17 @@ class LoadedModel:
             self.cost = measure_batch_cost(self._run_once, example, 1, budget_s)
 
     @property
+    def merge_rows(self) -> Callable[[list[dict[str, np.ndarray]]], dict[str, np.ndarray]] | None:
+        """How the batcher joins requests' arrays when they differ in width (a transformer's rows), or None."""
+        return None if self.text_inputs is None else self.text_inputs.merge
+
+    @property
     def call_seconds(self) -> Callable[[int], float] | None:
         """How long a call on so many rows takes, from the warm-up's measure; None when that does not tell: a
-        variable-length model's cost grows with its texts' token counts, which the warm-up's one-word text hides."""
-        if self.cost is None or (self.text_inputs is not None and self.text_inputs.variable_length):
+        variable-length model's (or a transformer's) cost grows with its texts' token counts, which the warm-up's
+        one text hides."""
+        text = self.text_inputs
+        if self.cost is None or (text is not None and (text.variable_length or text.transformer is not None)):
             return None
         return self.cost.seconds
 

@@ -326,6 +326,7 @@ class ModelRegistry:
             self._batch_observer_for(model) if self._batch_observer_for else None,
             predict_seconds=model.call_seconds,
             inline_below_s=c.inline_run_us / 1e6,
+            merge=model.merge_rows,
         )
 
     def _notify(self, event: ModelEvent) -> None:

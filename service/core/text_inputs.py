@@ -9,16 +9,22 @@ runs a large request's `encode` off the event loop).
 A variable-length model (`TextStep.variable_length`: Keras pads a batch to its longest text) is answered as Keras
 answers each text alone: `encode` gives one `RowGroup` per token count, and the batcher stacks only rows of equal
 shapes (`RowGroup.key`), from whichever requests, so no text is ever padded for a batch-mate.
+
+A transformer (`TransformerTextStep`: a KerasHub tokenizer and packer) pads a request's texts to its longest one,
+not to `sequence_length`, and the batcher pads merged requests again to the batch's longest (`merge`): the padding
+mask keeps padded positions out of attention, so every answer is the one at full length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..contract.errors import InvalidText
 from ..contract.text.keras_layers import TextStep, group_equal_lengths, value_kind
+from ..contract.text.transformer_step import TransformerTextStep
 from .errors import InvalidInput
 from .inputs import check_names, check_rows, to_array
 from .types import InputSpec
@@ -49,9 +55,13 @@ class TextRows:
 
 
 class TextInputs:
-    def __init__(self, steps: list[TextStep], inputs: list[InputSpec]) -> None:
-        """`inputs`: what clients send, as the contract worked them out from the steps and the graph's inputs."""
+    def __init__(
+        self, steps: list[TextStep], inputs: list[InputSpec], transformer: TransformerTextStep | None = None
+    ) -> None:
+        """`inputs`: what clients send, as the contract worked them out from the steps and the graph's inputs;
+        `transformer`: a transformer's tokenizer step (then `steps` is empty)."""
         self.steps = steps
+        self.transformer = transformer
         self.variable_length = any(step.variable_length for step in steps)
         self.inputs = inputs
         self._texts = [spec for spec in self.inputs if spec.is_text]
@@ -77,7 +87,19 @@ class TextInputs:
         except InvalidText as exc:
             raise InvalidInput(str(exc)) from None
 
+    @property
+    def merge(self) -> Callable[[list[dict[str, np.ndarray]]], dict[str, np.ndarray]] | None:
+        """How the batcher joins requests whose rows differ in width (a transformer's), or None: they stack."""
+        return None if self.transformer is None else self.transformer.merge
+
     def _encode(self, rows: TextRows) -> list[RowGroup]:
+        if self.transformer is not None:
+            (texts,) = rows.texts.values()
+            try:
+                arrays = self.transformer.encode(texts, pad_to_longest=True)
+            except ValueError as exc:  # a text that is not valid Unicode (a lone surrogate)
+                raise InvalidInput(f"input {self.transformer.spec.input!r}: {exc}") from None
+            return [RowGroup(None, arrays, None)]
         if not self.variable_length:
             arrays = {step.feeds: step.transform(rows.texts[step.name]) for step in self.steps}
             return [RowGroup(None, {**arrays, **rows.numbers}, None)]

@@ -75,4 +75,4 @@ def test_make_run_serves_the_folder_in_the_environment(own_repository: Path) -> 
 def test_make_run_serves_the_demos_with_digits_by_default() -> None:
     port = free_port()
     process = make_run([], {}, port)
-    assert served_models(process, port) == ["digits", "docstrings", "default digits"]
+    assert served_models(process, port) == ["digits", "docstrings", "docstrings_bert", "default digits"]

@@ -41,7 +41,7 @@ def page_params() -> list[object]:
 
 @pytest.fixture(scope="module")
 def demo_server() -> Iterator[RunningServer]:
-    """`make run`'s server: models/ (both demos), POST /predict answered by digits."""
+    """`make run`'s server: models/ (the demos), POST /predict answered by digits."""
     yield from serving(DEMO_ENV)
 
 
@@ -116,6 +116,6 @@ def judge(page: Page, line: int, shown, printed: Printed) -> list[str]:
 
 def test_make_walkthrough_runs_the_tensorflow_pages_and_ci_runs_it() -> None:
     tensorflow_pages = {page.name for page in PAGES if page.session == "tensorflow"}
-    assert tensorflow_pages == {"docs/walkthrough.md", "docs/text-walkthrough.md"}
+    assert tensorflow_pages == {"docs/walkthrough.md", "docs/text-walkthrough.md", "docs/export/transformers.md"}
     assert "-m walkthrough tests/integration/docs/test_doc_examples.py" in (ROOT / "Makefile").read_text()
     assert "\nmake walkthrough\n" in (ROOT / ".ci" / "run").read_text()

@@ -26,7 +26,7 @@ from tests.support.server import RunningServer, serving, worker_pids
 ROW = [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0] * 8
 LOADED = "sigmoid_serve_model_loaded"
 LOADS = "sigmoid_serve_model_loads_total"
-DEMO_REPOSITORY = {"MODEL_REPOSITORY": "models", "DEFAULT_MODEL": "digits"}  # two demos: /predict answers digits
+DEMO_REPOSITORY = {"MODEL_REPOSITORY": "models", "DEFAULT_MODEL": "digits"}  # three demos: /predict answers digits
 
 
 @pytest.fixture(scope="module")

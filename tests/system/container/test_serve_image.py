@@ -83,7 +83,7 @@ def test_demo_model_served_read_only_as_non_root(serve_image: str, started: list
     container, url = run_serving(serve_image, started)
     assert docker("exec", container.id, "id", "-u").stdout.strip() == "10001"
     assert httpx.get(f"{url}/health/live").status_code == 200
-    assert httpx.get(f"{url}/health/ready").json()["models"] == {"digits": 1, "docstrings": 1}
+    assert httpx.get(f"{url}/health/ready").json()["models"] == {"digits": 1, "docstrings": 1, "docstrings_bert": 1}
     response = httpx.post(f"{url}/models/digits/predict", json={"instances": EXAMPLES["instances"]}, timeout=10)
     assert response.status_code == 200
     assert [p["labels"] for p in response.json()["predictions"]] == EXAMPLES["labels"]

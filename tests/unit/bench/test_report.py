@@ -94,3 +94,41 @@ def test_the_text_row_shows_the_text_step_share_of_the_cpu() -> None:
     assert "| 1 | 8 | 900 | 900 | 2.00 | 9.00 | 0 | 800 | 40 | 5% |" in report
     assert "| 32 | 8 | 300 | 9,600 | 2.00 | 9.00 | 0 | 2,000 | 500 | 25% |" in report
     assert "Text model" not in render(run())
+
+
+def test_the_transformer_rows_show_tokenizer_share_padding_and_int8() -> None:
+    measured = run()
+    cell = {"c": 8, "p50_ms": 5.0, "p99_ms": 20.0, "errors": 0, "requests": 1000}
+    measured["transformer"] = {
+        "model": "docstrings_bert",
+        "serving": {
+            "model": "docstrings_bert",
+            "cells": [
+                {**cell, "texts": 1, "rps": 400.0, "cpu_us_per_request": 2000.0},
+                {**cell, "texts": 32, "rps": 50.0, "cpu_us_per_request": 16000.0},
+            ],
+            "step_cpu_us": {"1": 100.0, "32": 3200.0},
+        },
+        "padding": [
+            {
+                "batch": 8,
+                "sequence_length": 64,
+                "mean_width": 21.0,
+                "rows_per_s": {"sequence_length": 500.0, "longest": 1500.0},
+            }
+        ],
+        "int8": {
+            "demo": {
+                "candidate": "int8 dynamic",
+                "speedups": {"1": 1.1, "8": 1.2},
+                "problems": ["slower than 1.5x float32"],
+                "worst_f1_change": -0.004,
+            }
+        },
+    }
+    report = render(measured)
+    assert "Transformer (docstrings_bert, native JSON" in report
+    assert "| 32 | 8 | 50 | 1,600 | 5.00 | 20.00 | 0 | 16,000 | 3,200 | 20% |" in report
+    assert "| 8 | 500 (width 64) | 1,500 | 21 | 3.00x |" in report
+    assert "| demo | int8 dynamic | 1.10x | 1.20x | -0.004 | slower than 1.5x float32 |" in report
+    assert "Transformer" not in render(run())
