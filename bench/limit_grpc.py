@@ -1,0 +1,70 @@
+"""The Python limit for gRPC: a bare ModelInfer that decodes the request, runs ONNX Runtime and encodes the answer.
+
+Started by bench/limit_app.py inside the uvicorn process when LIMIT_GRPC_PORT is set. Two servers, to measure what
+grpc's Python design allows: `aio` (grpc.aio on the running event loop, as this service serves gRPC) and `sync`
+(grpc's classic server, handlers on a thread pool). Both take the message as bytes and parse it themselves, as the
+service's guard does (service/grpc_server.py), with the raw tensor bytes read with np.frombuffer (no copy).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+import onnxruntime as ort
+
+from service.protocols.grpc_messages import grpc_service_pb2 as pb
+
+SERVICE = "inference.GRPCInferenceService"
+SYNC_THREADS = 4  # grpc's sync server serves one call per thread; ORT and protobuf release the GIL only in part
+
+
+def infer(session: ort.InferenceSession, raw: bytes) -> bytes:
+    request = pb.ModelInferRequest.FromString(raw)
+    tensor = request.inputs[0]
+    rows = np.frombuffer(request.raw_input_contents[0], dtype="<f4").reshape(tuple(tensor.shape))
+    probabilities = session.run(["probabilities"], {tensor.name: rows})[0]
+    response = pb.ModelInferResponse(model_name=request.model_name, model_version="1", id=request.id)
+    response.outputs.add(name="probabilities", datatype="FP32", shape=probabilities.shape)
+    response.raw_output_contents.append(probabilities.tobytes())
+    return response.SerializeToString()
+
+
+class _Stopper:
+    def __init__(self, server: grpc.Server | grpc.aio.Server) -> None:
+        self.server = server
+
+    async def stop(self) -> None:
+        stopped = self.server.stop(0)
+        if isinstance(self.server, grpc.aio.Server):
+            await stopped
+
+
+def _no_serialization(message: bytes) -> bytes:
+    return message
+
+
+async def start(session: ort.InferenceSession, port: int, kind: str) -> _Stopper:
+    """A server for ModelInfer on 127.0.0.1:port; `kind` is "aio" or "sync"."""
+    if kind == "aio":
+
+        async def model_infer(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            return infer(session, raw)
+
+        server: grpc.Server | grpc.aio.Server = grpc.aio.server()
+    elif kind == "sync":
+
+        def model_infer(raw: bytes, context: grpc.ServicerContext) -> bytes:  # type: ignore[misc]
+            return infer(session, raw)
+
+        server = grpc.server(ThreadPoolExecutor(max_workers=SYNC_THREADS))
+    else:
+        raise SystemExit(f"LIMIT_GRPC={kind!r}: expected aio or sync")
+    handler = grpc.unary_unary_rpc_method_handler(model_infer, response_serializer=_no_serialization)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"ModelInfer": handler}),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    started = server.start()
+    if kind == "aio":
+        await started
+    return _Stopper(server)
