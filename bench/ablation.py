@@ -1,0 +1,135 @@
+"""The service with layers taken out, to count what each costs: `BENCH_ABLATE=a,b python -m bench.ablation`.
+
+A measuring instrument, not a configuration: each ablation replaces one layer of the request path with the least
+that still answers 200 (a no-op for observers), then `python -m service` runs as usual. bench/instructions.py
+counts instructions per request with and without each (`--ablate NAME`); the difference is the layer's cost.
+What the answers hold may differ from the real service's (no validation, no statistics): never serve with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+ABLATIONS: dict[str, Callable[[], None]] = {}
+
+
+def ablation(function: Callable[[], None]) -> Callable[[], None]:
+    ABLATIONS[function.__name__] = function
+    return function
+
+
+@ablation
+def request_metrics() -> None:
+    """Request counter and latency histogram (prometheus_client) per request."""
+    from service import middleware
+
+    middleware.observe_request = lambda *args: None
+
+
+@ablation
+def batch_metrics() -> None:
+    """Batch rows, run time, queue waits and queue depth histograms per batch."""
+    from service import observability
+
+    observability.BatchMetrics.batch_done = lambda self, report: None
+
+
+@ablation
+def statistics() -> None:
+    """Triton-style statistics per request and per batch."""
+    from service.core import statistics as stats
+
+    stats.VersionStatistics.batch_done = lambda self, report: None
+    stats.VersionStatistics.request_done = lambda self, seconds, rows, failed: None
+
+
+@ablation
+def request_id() -> None:
+    """A random request id per request (os.urandom)."""
+    from service import middleware
+
+    middleware.request_id_from = lambda headers: "0"
+
+
+@ablation
+def context_middleware() -> None:
+    """RequestContextMiddleware: id, contextvar, send wrapper, metrics and log at the end."""
+    from service import middleware
+
+    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
+        await self.app(scope, receive, send)
+
+    middleware.RequestContextMiddleware.__call__ = passthrough
+
+
+@ablation
+def deadline_middleware() -> None:
+    """RequestDeadlineMiddleware: arrival time and cancel-on-disconnect."""
+    import time
+
+    from service.protocols import request_deadline
+    from service.protocols.http import ARRIVAL
+
+    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
+        scope[ARRIVAL] = time.monotonic()
+        await self.app(scope, receive, send)
+
+    request_deadline.RequestDeadlineMiddleware.__call__ = passthrough
+
+
+@ablation
+def api_keys() -> None:
+    """ApiKeyMiddleware with one key (the bench still sends the header)."""
+    from service import auth
+
+    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
+        await self.app(scope, receive, send)
+
+    auth.ApiKeyMiddleware.__call__ = passthrough
+
+
+@ablation
+def validation() -> None:
+    """core/inputs.py: rows to checked arrays (replaced by one np.asarray)."""
+    from service.core import dataplane
+
+    dataplane.columns_from_instances = lambda name, inputs, instances: {inputs[0].name: instances}
+    dataplane.to_arrays = lambda name, inputs, columns, *args: {
+        key: np.asarray(value, dtype=np.float32) for key, value in columns.items()
+    }
+
+
+@ablation
+def batcher() -> None:
+    """The batch queue: each request runs ONNX Runtime by itself, inline, no queue, no observers."""
+    from service.core import batcher as module
+
+    async def submit(self, arrays, rows, key=None):  # noqa: ANN001, ANN202
+        return self._run(arrays)
+
+    module.Batcher.submit = submit
+
+
+@ablation
+def response_document() -> None:
+    """native.encode_result: the per-row document (replaced by the probabilities alone)."""
+    from service.protocols import native
+
+    native.encode_result = lambda result: {"probabilities": result.probabilities}
+
+
+def main() -> None:
+    for name in filter(None, os.environ.get("BENCH_ABLATE", "").split(",")):
+        if name not in ABLATIONS:
+            raise SystemExit(f"unknown ablation {name!r}; known: {sorted(ABLATIONS)}")
+        ABLATIONS[name]()
+    from service.__main__ import main as serve
+
+    serve()
+
+
+if __name__ == "__main__":
+    main()
