@@ -62,17 +62,21 @@ def bodies(work: Path) -> dict[str, tuple[Path, list[str], str]]:
     return made
 
 
-def load(url: str, body: tuple[Path, list[str], str], requests: int, concurrency: int, http2: bool) -> None:
+def load(url: str, body: tuple[Path, list[str], str], requests: int, concurrency: int, http2: bool) -> int:
+    """Sends the requests; returns how many were answered 200 (a connection dropped on a crowded machine is no
+    reason to throw a long run away, but it must not count as a request)."""
     command = [h2load_path(), "-n", str(requests), "-c", str(concurrency), "-m", "1", "-t", "1", "-d", str(body[0])]
     command += [part for header in body[1] for part in ("-H", header)]
     if http2:
         command += ["-H", "te: trailers"]
     else:
         command.append("--h1")
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    done = next(line for line in output.splitlines() if line.startswith("status codes:"))
-    if not done.startswith(f"status codes: {requests} 2xx"):
-        raise SystemExit(f"not every request was answered 200: {done}\n{output[-1500:]}")
+    output = subprocess.run([*command, url], capture_output=True, text=True).stdout
+    done = next((line for line in output.splitlines() if line.startswith("status codes:")), "")
+    answered = int(done.split()[2]) if done else 0
+    if answered < requests * 0.98:
+        raise SystemExit(f"too few requests answered 200: {done}\n{output[-1500:]}")
+    return answered
 
 
 def concurrency(args: argparse.Namespace, protocol: str) -> int:
@@ -90,6 +94,20 @@ def callgrind(pid: int, *args: str) -> None:
     done = subprocess.run(["callgrind_control", *args, str(pid)], capture_output=True, text=True, env=env)
     if "OK" not in done.stdout:
         raise SystemExit(f"callgrind_control {args} {pid}: {done.stdout} {done.stderr}")
+
+
+def batch_sizes(url: str) -> dict[str, float]:
+    """ONNX Runtime calls and rows so far, every model (the server's metrics; read while not counting)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/metrics", timeout=600) as response:
+        text = response.read().decode()
+    totals = {"batches": 0.0, "rows": 0.0}
+    for line in text.splitlines():
+        for key, name in (("batches", "sigmoid_serve_batch_rows_count"), ("rows", "sigmoid_serve_batch_rows_sum")):
+            if line.startswith(name + "{"):
+                totals[key] += float(line.rsplit(" ", 1)[1])
+    return totals
 
 
 def total_instructions(out: Path) -> int:
@@ -110,7 +128,10 @@ def measure(args: argparse.Namespace) -> list[dict]:
         env = {"LIMIT_MODEL": str(DIGITS / "1" / "model.onnx"), "LIMIT_GRPC_PORT": str(grpc_port)}
         env["LIMIT_GRPC"] = args.limit_grpc
     else:
-        env = service_settings(args.service_env) | {"WORKERS": "1", "GRPC_PORT": str(grpc_port)}
+        # Under valgrind every ONNX Runtime call is ~50x slower, so the warm-up's measure would send every batch to
+        # the thread; natively the demo MLP's batches all run inline (INLINE_RUN_US=50): keep that path.
+        env = {"INLINE_RUN_US": "1000000000"} | service_settings(args.service_env)
+        env |= {"WORKERS": "1", "GRPC_PORT": str(grpc_port)}
         env = {"MODEL_REPOSITORY": str(MODELS), "DEFAULT_MODEL": "digits", **env}
         command = [*valgrind, PYTHON, "-m", "bench.ablation" if args.ablate else "service"]
         env["BENCH_ABLATE"] = args.ablate
@@ -123,15 +144,19 @@ def measure(args: argparse.Namespace) -> list[dict]:
         for protocol in args.protocols:  # warm-up, not counted
             url = target(server, grpc_port, made, protocol)
             load(url, made[protocol], args.warmup, concurrency(args, protocol), protocol == "grpc-raw")
+        previous = batch_sizes(server.url) if args.server == "service" else {}
         for index, protocol in enumerate(args.protocols, 1):
             url = target(server, grpc_port, made, protocol)
             callgrind(pid, "--instr=on")
             callgrind(pid, "--zero")
-            load(url, made[protocol], args.requests, concurrency(args, protocol), protocol == "grpc-raw")
+            answered = load(url, made[protocol], args.requests, concurrency(args, protocol), protocol == "grpc-raw")
             time.sleep(0.5)  # the last answers' bookkeeping (metrics after the send) finishes
             callgrind(pid, "--dump")
             callgrind(pid, "--instr=off")
             dump = work / f"out.{pid}.{index}"
+            totals = batch_sizes(server.url) if args.server == "service" else {}
+            batches = {key: value - previous.get(key, 0.0) for key, value in totals.items()}
+            previous = totals
             count = total_instructions(dump)
             results.append(
                 {
@@ -140,10 +165,11 @@ def measure(args: argparse.Namespace) -> list[dict]:
                     or ",".join([*args.service_env, *args.ablate.split(",")]).strip(",")
                     or "defaults",
                     "protocol": protocol,
-                    "requests": args.requests,
+                    "requests": answered,
                     "root": str(root),
-                    "instructions_per_request": round(count / args.requests),
+                    "instructions_per_request": round(count / answered),
                     "dump": str(dump.relative_to(ROOT)),
+                    **batches,
                 }
             )
             print(json.dumps(results[-1]), flush=True)
