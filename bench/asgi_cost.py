@@ -14,9 +14,18 @@ import time
 from pathlib import Path
 
 
-async def drive(app, body: bytes, requests: int, concurrency: int, path: str, header_length: int | None) -> float:  # noqa: ANN001
+async def drive(  # noqa: PLR0913
+    app,  # noqa: ANN001
+    body: bytes,
+    requests: int,
+    concurrency: int,
+    path: str,
+    header_length: int | None,
+    extra_headers: list[tuple[bytes, bytes]] = (),
+    warm_up: bool = True,
+) -> float:
     content_type = b"application/json" if header_length is None else b"application/octet-stream"
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra_headers]
     if header_length is not None:
         headers.append((b"inference-header-content-length", str(header_length).encode()))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
@@ -44,7 +53,8 @@ async def drive(app, body: bytes, requests: int, concurrency: int, path: str, he
         for _ in range(count):
             await one()
 
-    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))  # warm-up
+    if warm_up:
+        await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     started = time.process_time()
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     used = time.process_time() - started
