@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .ablation import ABLATIONS
+from .ablation import ABLATIONS, quiet_timers
 from .limit_servers import API_KEY
 from .processes import ROOT
 
@@ -91,7 +91,8 @@ def main() -> None:
         env = {**os.environ, "BENCH_UNDER_CALLGRIND": "1", "BENCH_CALLGRIND_OUT": str(out)}
         raise SystemExit(subprocess.run([*command, sys.executable, "-m", "bench.app_instructions", *sys.argv[1:]],
                                         env=env, cwd=os.getcwd(), stderr=subprocess.DEVNULL).returncode)  # fmt: skip
-    args.settings = dict(item.split("=", 1) for item in args.setting)
+    args.settings = {"model_poll_seconds": 0} | dict(item.split("=", 1) for item in args.setting)
+    quiet_timers()
     for name in filter(None, args.ablate.split(",")):
         ABLATIONS[name]()
     per_request = asyncio.run(measure(args, Path(os.environ["BENCH_CALLGRIND_OUT"])))

@@ -133,8 +133,8 @@ def measure(args: argparse.Namespace) -> list[dict]:
         env = {"INLINE_RUN_US": "1000000000"} | service_settings(args.service_env)
         env |= {"WORKERS": "1", "GRPC_PORT": str(grpc_port)}
         env = {"MODEL_REPOSITORY": str(MODELS), "DEFAULT_MODEL": "digits", **env}
-        command = [*valgrind, PYTHON, "-m", "bench.ablation" if args.ablate else "service"]
-        env["BENCH_ABLATE"] = args.ablate
+        command = [*valgrind, PYTHON, "-m", "bench.ablation"]  # the service, with quiet timers and any ablation
+        env |= {"BENCH_ABLATE": args.ablate, "BENCH_QUIET_TIMERS": "1"}
     results = []
     root = Path(args.root).resolve() if args.root else ROOT
     server = Server(f"callgrind-{args.server}", command, env, root=root)
