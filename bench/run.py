@@ -132,7 +132,7 @@ def servers_for(
                     Server(
                         "baseline",
                         [PYTHON, "-m", "service"],
-                        service_env,
+                        {**service_env, "GRPC_PORT": str(free_port())},
                         cpus,
                         root=baseline,
                         protocols=REST_PROTOCOLS,
