@@ -81,7 +81,9 @@ def shares(collapsed: str) -> dict[str, float]:
     return {layer: count / total for layer, count in counts.most_common()}
 
 
-def profile(protocol: str, seconds: float, concurrency: int, service_env: list[str]) -> tuple[dict, dict]:
+def profile(
+    protocol: str, seconds: float, concurrency: int, service_env: list[str], root: Path = ROOT
+) -> tuple[dict, dict]:
     work = ROOT / "bench" / "work"
     made = bodies(work)
     path, headers, url_path = made[protocol]
@@ -89,9 +91,9 @@ def profile(protocol: str, seconds: float, concurrency: int, service_env: list[s
     body = Body(path, headers[0].split(": ")[1], header_length)
     env = {"MODEL_REPOSITORY": str(MODELS), "DEFAULT_MODEL": "digits"}
     env |= service_settings(service_env) | {"WORKERS": "1", "GRPC_PORT": "0"}
-    out = work / f"profile-{protocol}.txt"
+    out = work / f"profile-{protocol}-{root.name}.txt"
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-    with Server("pyspy-service", [PYTHON, "-m", "service"], env) as server:
+    with Server("pyspy-service", [PYTHON, "-m", "service"], env, root=root) as server:
         pid = server.process.pid
         run_wrk(server.url + url_path, body, concurrency, 2, pid, None, API_KEY)  # warm-up
         command = [spy, "record", "--native", "--format", "raw", "--rate", "200", "--duration", str(int(seconds))]
@@ -107,8 +109,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--service-env", action="append", default=[])
+    parser.add_argument("--root", type=Path, default=ROOT, help="run the service from this checkout")
     args = parser.parse_args()
-    layers, cell = profile(args.protocol, args.seconds, args.concurrency, args.service_env)
+    layers, cell = profile(args.protocol, args.seconds, args.concurrency, args.service_env, args.root.resolve())
     print(json.dumps({"protocol": args.protocol, "rps": round(cell["rps"]), "cpu_us": cell["cpu_us_per_request"]}))
     for layer, share in layers.items():
         print(f"{share:6.1%}  {share * cell['cpu_us_per_request']:6.1f} µs  {layer}")
