@@ -132,9 +132,45 @@ def quiet_timers() -> None:
     os.environ["MODEL_POLL_SECONDS"] = "0"
 
 
+def native_batch_costs() -> None:
+    """Each model's batch cost as measured natively (BENCH_BATCH_COSTS: {model: [fixed_s, per_row_s, chunk_rows]}),
+    not by the warm-up under valgrind: its ~50x slower and noisy clock would change what runs inline and how large
+    batches are cut into chunks (one run chunked the MLP's batches row by row: +11% instructions)."""
+    import json
+
+    from service.core.batch_cost import BatchCost
+    from service.core.model import LoadedModel
+
+    costs = json.loads(os.environ.get("BENCH_BATCH_COSTS", "{}"))
+    warm_up = LoadedModel.warm_up
+
+    def warm_up_with_native_cost(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        warm_up(self, *args, **kwargs)
+        if self.name in costs:
+            self.cost = BatchCost(*costs[self.name])
+
+    LoadedModel.warm_up = warm_up_with_native_cost
+
+
+def measure_native_batch_costs(repository: str) -> str:
+    """BENCH_BATCH_COSTS for the models of a repository, measured in a plain (not valgrind) process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom service.core.model import LoadedModel\ncosts = {}\n"
+        "for path in sorted(Path(sys.argv[1]).glob('*/1/model.onnx')):\n"
+        "    model = LoadedModel.load(path.parent.parent.name, 1, path)\n    model.warm_up(64)\n"
+        "    costs[model.name] = [model.cost.fixed_s, model.cost.per_row_s, model.cost.chunk_rows]\n"
+        "print(json.dumps(costs))\n"
+    )
+    return subprocess.run([sys.executable, "-c", script, repository], capture_output=True, text=True, check=True).stdout
+
+
 def main() -> None:
     if os.environ.get("BENCH_QUIET_TIMERS") == "1":
         quiet_timers()
+        native_batch_costs()
     for name in filter(None, os.environ.get("BENCH_ABLATE", "").split(",")):
         if name not in ABLATIONS:
             raise SystemExit(f"unknown ablation {name!r}; known: {sorted(ABLATIONS)}")

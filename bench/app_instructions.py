@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .ablation import ABLATIONS, quiet_timers
+from .ablation import ABLATIONS, measure_native_batch_costs, native_batch_costs, quiet_timers
 from .limit_servers import API_KEY
 from .processes import ROOT
 
@@ -55,9 +55,7 @@ async def measure(args: argparse.Namespace, out: Path) -> float:
     from .asgi_cost import drive
 
     body, path, header_length = request_body(args.protocol)
-    settings = Settings(
-        model_repository=MODELS, default_model="digits", api_keys=API_KEY, inline_run_us=1e9, **args.settings
-    )
+    settings = Settings(model_repository=MODELS, default_model="digits", api_keys=API_KEY, **args.settings)
     app = create_app(settings)
     registry = app.state.service.plane.registry
     await registry.load_all()
@@ -89,10 +87,12 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="app-callgrind-")) / "out"
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
         env = {**os.environ, "BENCH_UNDER_CALLGRIND": "1", "BENCH_CALLGRIND_OUT": str(out)}
+        env["BENCH_BATCH_COSTS"] = measure_native_batch_costs(str(MODELS))
         raise SystemExit(subprocess.run([*command, sys.executable, "-m", "bench.app_instructions", *sys.argv[1:]],
                                         env=env, cwd=os.getcwd(), stderr=subprocess.DEVNULL).returncode)  # fmt: skip
     args.settings = {"model_poll_seconds": 0} | dict(item.split("=", 1) for item in args.setting)
     quiet_timers()
+    native_batch_costs()
     for name in filter(None, args.ablate.split(",")):
         ABLATIONS[name]()
     per_request = asyncio.run(measure(args, Path(os.environ["BENCH_CALLGRIND_OUT"])))

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .ablation import measure_native_batch_costs
 from .grpc_load import INFER_PATH, grpc_body, h2load_path
 from .limit_servers import API_KEY, service_settings
 from .load import json_body, one_row, v2_binary_body
@@ -128,9 +129,9 @@ def measure(args: argparse.Namespace) -> list[dict]:
         env = {"LIMIT_MODEL": str(DIGITS / "1" / "model.onnx"), "LIMIT_GRPC_PORT": str(grpc_port)}
         env["LIMIT_GRPC"] = args.limit_grpc
     else:
-        # Under valgrind every ONNX Runtime call is ~50x slower, so the warm-up's measure would send every batch to
-        # the thread; natively the demo MLP's batches all run inline (INLINE_RUN_US=50): keep that path.
-        env = {"INLINE_RUN_US": "1000000000"} | service_settings(args.service_env)
+        # Under valgrind every ONNX Runtime call is ~50x slower: the models' batch costs (what runs inline, how
+        # batches are chunked) are measured natively, as the service measures them when it serves for real.
+        env = service_settings(args.service_env) | {"BENCH_BATCH_COSTS": measure_native_batch_costs(str(MODELS))}
         env |= {"WORKERS": "1", "GRPC_PORT": str(grpc_port)}
         env = {"MODEL_REPOSITORY": str(MODELS), "DEFAULT_MODEL": "digits", **env}
         command = [*valgrind, PYTHON, "-m", "bench.ablation"]  # the service, with quiet timers and any ablation
