@@ -217,7 +217,13 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
                 median = sorted(rounds[i], key=lambda r: r["rps"])[len(rounds[i]) // 2]
                 cell = {"model": kind, "server": server.name, "protocol": protocol, "c": connections, **median}
                 cell["rows_per_request"] = rows_per_request(protocol)
-                cells.append({**cell, "rounds_rps": [round(r["rps"]) for r in rounds[i]]})
+                cells.append(
+                    {
+                        **cell,
+                        "rounds_rps": [round(r["rps"]) for r in rounds[i]],
+                        "rounds_cpu_us": [round(r["cpu_us_per_request"], 1) for r in rounds[i]],
+                    }
+                )
                 print(json.dumps(cells[-1]), flush=True)
         for server, _ in chosen:
             servers[server.name]["rss_mb"] = rss_mb(server.process.pid)
