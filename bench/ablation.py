@@ -8,12 +8,26 @@ What the answers hold may differ from the real service's (no validation, no stat
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
 ABLATIONS: dict[str, Callable[[], None]] = {}
+
+
+def module(*names: str) -> ModuleType:
+    """The first of these modules that exists: the service's layout before and after issue 21's restructure (a
+    baseline checkout may have either; bench/instructions.py runs this file from the bench's own checkout)."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+    raise SystemExit(f"none of {names} in this checkout of the service")
 
 
 def ablation(function: Callable[[], None]) -> Callable[[], None]:
@@ -24,17 +38,13 @@ def ablation(function: Callable[[], None]) -> Callable[[], None]:
 @ablation
 def request_metrics() -> None:
     """Request counter and latency histogram (prometheus_client) per request."""
-    from service import middleware
-
-    middleware.observe_request = lambda *args: None
+    module("service.http.middleware", "service.middleware").observe_request = lambda *args: None
 
 
 @ablation
 def batch_metrics() -> None:
     """Batch rows, run time, queue waits and queue depth histograms per batch."""
-    from service import observability
-
-    observability.BatchMetrics.batch_done = lambda self, report: None
+    module("service.telemetry.metrics", "service.observability").BatchMetrics.batch_done = lambda self, report: None
 
 
 @ablation
@@ -49,15 +59,13 @@ def statistics() -> None:
 @ablation
 def request_id() -> None:
     """A random request id per request (os.urandom)."""
-    from service import middleware
-
-    middleware.request_id_from = lambda headers: "0"
+    module("service.http.middleware", "service.middleware").request_id_from = lambda headers: "0"
 
 
 @ablation
 def context_middleware() -> None:
     """RequestContextMiddleware: id, contextvar, send wrapper, metrics and log at the end."""
-    from service import middleware
+    middleware = module("service.http.middleware", "service.middleware")
 
     async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
         await self.app(scope, receive, send)
@@ -70,8 +78,8 @@ def deadline_middleware() -> None:
     """RequestDeadlineMiddleware: arrival time and cancel-on-disconnect."""
     import time
 
-    from service.protocols import request_deadline
-    from service.protocols.http import ARRIVAL
+    request_deadline = module("service.http.request_deadline", "service.protocols.request_deadline")
+    ARRIVAL = module("service.protocols.http_adapter", "service.protocols.http").ARRIVAL  # noqa: N806
 
     async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
         scope[ARRIVAL] = time.monotonic()
@@ -83,7 +91,7 @@ def deadline_middleware() -> None:
 @ablation
 def api_keys() -> None:
     """ApiKeyMiddleware with one key (the bench still sends the header)."""
-    from service import auth
+    auth = module("service.http.api_keys", "service.auth")
 
     async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
         await self.app(scope, receive, send)
@@ -126,9 +134,10 @@ def quiet_timers() -> None:
     sweep every 0.25 s, the gRPC health refresh every second, the repository poll every 5 s: at thousands of
     requests per second, a few instructions each) but which valgrind's ~50x slower clock would charge to every
     request, and unevenly, with the machine's load: moved out of the counted window."""
-    from service import grpc_server, label_metrics, uvicorn_protocol
-
-    label_metrics.FLUSH_SECONDS = grpc_server.HEALTH_REFRESH_SECONDS = uvicorn_protocol.SWEEP_SECONDS = 3600.0
+    label_metrics = module("service.telemetry.label_metrics", "service.label_metrics")
+    grpc_server = module("service.server.grpc_server", "service.grpc_server")
+    http_protocol = module("service.server.http_protocol", "service.uvicorn_protocol")
+    label_metrics.FLUSH_SECONDS = grpc_server.HEALTH_REFRESH_SECONDS = http_protocol.SWEEP_SECONDS = 3600.0
     os.environ["MODEL_POLL_SECONDS"] = "0"
 
 

@@ -57,7 +57,7 @@ async def measure(args: argparse.Namespace, out: Path) -> float:
     body, path, header_length = request_body(args.protocol)
     settings = Settings(model_repository=MODELS, default_model="digits", api_keys=API_KEY, **args.settings)
     app = create_app(settings)
-    registry = app.state.service.plane.registry
+    registry = app.state.adapters.plane.registry
     await registry.load_all()
     authorization = (b"authorization", f"Bearer {API_KEY}".encode())
     try:

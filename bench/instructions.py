@@ -34,6 +34,7 @@ MODELS = ROOT / "models"  # the two demos: digits (POST /predict, v2, gRPC) and 
 DIGITS = MODELS / "digits"
 PROTOCOLS = ("json", "v2-binary", "grpc-raw")
 TEXT_PROTOCOLS = ("text-x1", "text-x32")
+RUN_ABLATION = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 
 
 def bodies(work: Path) -> dict[str, tuple[Path, list[str], str]]:
@@ -134,7 +135,9 @@ def measure(args: argparse.Namespace) -> list[dict]:
         env = service_settings(args.service_env) | {"BENCH_BATCH_COSTS": measure_native_batch_costs(str(MODELS))}
         env |= {"WORKERS": "1", "GRPC_PORT": str(grpc_port)}
         env = {"MODEL_REPOSITORY": str(MODELS), "DEFAULT_MODEL": "digits", **env}
-        command = [*valgrind, PYTHON, "-m", "bench.ablation"]  # the service, with quiet timers and any ablation
+        # The service, with quiet timers and any ablation: this checkout's bench/ablation.py, whichever checkout
+        # serves (--root: a baseline may predate it), run as a file so that `bench` stays the root's package.
+        command = [*valgrind, PYTHON, "-c", RUN_ABLATION, str(ROOT / "bench" / "ablation.py")]
         env |= {"BENCH_ABLATE": args.ablate, "BENCH_QUIET_TIMERS": "1"}
     results = []
     root = Path(args.root).resolve() if args.root else ROOT

@@ -3,7 +3,7 @@
 Started by bench/limit_app.py inside the uvicorn process when LIMIT_GRPC_PORT is set. Two servers, to measure what
 grpc's Python design allows: `aio` (grpc.aio on the running event loop, as this service serves gRPC) and `sync`
 (grpc's classic server, handlers on a thread pool). Both take the message as bytes and parse it themselves, as the
-service's guard does (service/grpc_server.py), with the raw tensor bytes read with np.frombuffer (no copy).
+service's guard does (service/server/grpc_server.py), with the raw tensor bytes read with np.frombuffer (no copy).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import grpc
 import numpy as np
 import onnxruntime as ort
 
-from service.protocols.grpc_messages import grpc_service_pb2 as pb
+from service.protocols.v2.messages import grpc_service_pb2 as pb
 
 SERVICE = "inference.GRPCInferenceService"
 SYNC_THREADS = 4  # grpc's sync server serves one call per thread; ORT and protobuf release the GIL only in part
