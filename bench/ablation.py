@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -19,15 +20,17 @@ ABLATIONS: dict[str, Callable[[], None]] = {}
 
 
 def module(*names: str) -> ModuleType:
-    """The first of these modules that exists: the service's layout before and after issue 21's restructure (a
-    baseline checkout may have either; bench/instructions.py runs this file from the bench's own checkout)."""
+    """The first of these modules that the served checkout holds: the service's layout before and after issue 21's
+    restructure (a baseline may have either; bench/instructions.py runs this file from the bench's own checkout).
+    Looked for on disk: the editable install would find the bench's own copy of a module the checkout lacks."""
+    import service
+
+    package = Path(service.__path__[0])
     for name in names:
-        try:
+        parts = name.split(".")[1:]
+        if package.joinpath(*parts).with_suffix(".py").is_file() or package.joinpath(*parts, "__init__.py").is_file():
             return importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    raise SystemExit(f"none of {names} in this checkout of the service")
+    raise SystemExit(f"none of {names} in {package}")
 
 
 def ablation(function: Callable[[], None]) -> Callable[[], None]:

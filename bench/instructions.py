@@ -34,7 +34,7 @@ MODELS = ROOT / "models"  # the two demos: digits (POST /predict, v2, gRPC) and 
 DIGITS = MODELS / "digits"
 PROTOCOLS = ("json", "v2-binary", "grpc-raw")
 TEXT_PROTOCOLS = ("text-x1", "text-x32")
-RUN_ABLATION = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
+RUN_ABLATION = "import runpy, sys; path = sys.argv.pop(1); runpy.run_path(path, run_name='__main__')"
 
 
 def bodies(work: Path) -> dict[str, tuple[Path, list[str], str]]:
