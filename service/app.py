@@ -28,6 +28,7 @@ from .http.api_keys import add_api_keys
 from .http.docs import add_docs
 from .http.error_handlers import add_error_handlers
 from .http.fast_lane import FastLaneMiddleware
+from .http.front_door import ServiceApp
 from .http.middleware import RequestContextMiddleware, add_cors
 from .http.openapi import document_errors_and_security
 from .http.request_deadline import RequestDeadlineMiddleware
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.flush_label_metrics()
         metrics.worker_gone()
 
-    app = FastAPI(
+    app = ServiceApp(  # FastAPI, without its per-request telemetry check when none is configured (front_door.py)
         title="sigmoid-serve",
         version=VERSION,
         description="Per-label probabilities and multi-hot predictions from Keras multi-label models "
