@@ -1,8 +1,11 @@
 """ASGI middleware: notes each request's arrival (its deadline counts from there), and stops work for clients that
 left.
 
-Once the body has been read, it listens for the client hanging up: if that happens before the response starts,
-the handler is cancelled, which cancels its batcher submission, so rows nobody will read are never run.
+If the client hangs up before the response starts, the handler is cancelled, which cancels its batcher submission,
+so rows nobody will read are never run. Under the service's own HTTP protocol (service/server/http_protocol.py), the
+protocol cancels the request's task when the connection is lost (it marks the scope with CANCELS_ON_DISCONNECT):
+no task of our own per request. Under any other server, a task runs the handler and another listens for the
+disconnect once the body has been read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from ..protocols.http_adapter import ARRIVAL
 
 log = logging.getLogger(__name__)
 
+CANCELS_ON_DISCONNECT = "sigmoid_serve.cancels_on_disconnect"  # scope key: the protocol cancels HANDLER_TASK
+HANDLER_TASK = "sigmoid_serve.handler_task"  # scope key: the task to cancel while the response has not started
+CLIENT_GONE = "sigmoid_serve.client_gone"  # scope key: set by the protocol when it cancels for a lost connection
+
 
 class RequestDeadlineMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -28,7 +35,19 @@ class RequestDeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         scope[ARRIVAL] = time.monotonic()
-        await _CancelOnDisconnect(self.app, scope, receive, send).run()
+        if not scope.get(CANCELS_ON_DISCONNECT):
+            await _CancelOnDisconnect(self.app, scope, receive, send).run()
+            return
+        task = scope[HANDLER_TASK] = asyncio.current_task()
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not scope.get(CLIENT_GONE):
+                raise  # cancelled from outside (shutdown): not ours to swallow
+            task.uncancel()
+            log.debug("client hung up before its answer: cancelled %s %s", scope["method"], scope["path"])
+        finally:
+            scope[HANDLER_TASK] = None
 
 
 class _CancelOnDisconnect:

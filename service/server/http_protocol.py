@@ -29,6 +29,7 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
+from ..http.request_deadline import CANCELS_ON_DISCONNECT, CLIENT_GONE, HANDLER_TASK
 from ..protocols.errors import error_body
 
 log = logging.getLogger("service.connections")
@@ -200,6 +201,19 @@ class ServiceHttpProtocol(HttpToolsProtocol):
         self.head_room = None
         self.waiting_for, self.since = BODY, self.clock.now
         HttpToolsProtocol.on_headers_complete(self)
+        if self.cycle is not None:  # None when uvicorn answered the request itself (its connection limit)
+            self.cycle.scope[CANCELS_ON_DISCONNECT] = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The request's handler stops at once when its client has gone before the response started
+        # (http/request_deadline.py): rows nobody will read are never run.
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            task = cycle.scope.get(HANDLER_TASK)
+            if task is not None and not task.done():
+                cycle.scope[CLIENT_GONE] = True
+                task.cancel()
+        super().connection_lost(exc)
 
     def on_message_complete(self) -> None:
         self.waiting_for = None
