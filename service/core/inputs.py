@@ -7,6 +7,7 @@ numbers too large for the input's type, fractional token ids, empty batches and 
 
 from __future__ import annotations
 
+import warnings
 from itertools import chain
 from typing import Any
 
@@ -14,6 +15,11 @@ import numpy as np
 
 from .errors import InvalidInput
 from .types import InputSpec
+
+# A number too large for float32 becomes inf in the cast, and to_array refuses it with a 400 that says so: numpy's
+# warning about it would only be noise in the log. A filter, not np.errstate around every cast (which cost more than
+# the cast itself, docs/performance/profile.md).
+warnings.filterwarnings("ignore", message="overflow encountered in cast", category=RuntimeWarning)
 
 
 def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: Any) -> dict[str, object]:
@@ -112,12 +118,11 @@ def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np
         shape = "[" + ", ".join(map(str, array.shape)) + "]"
         raise InvalidInput(f"input {spec.name!r} has shape {shape}, expected {_shape(spec)}")
     if spec.dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            converted = array.astype(spec.dtype, copy=False)
-        if not np.all(np.isfinite(converted)):
+        converted = array.astype(spec.dtype, copy=False)  # a number too large becomes inf, refused just below
+        if not np.isfinite(converted).all():
             raise InvalidInput(f"input {spec.name!r} holds NaN, infinity or a number too large for {spec.dtype}")
         return converted
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise InvalidInput(f"input {spec.name!r} holds NaN or infinity")
     if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
         raise InvalidInput(f"input {spec.name!r} takes integers ({spec.dtype}), got fractional numbers")
