@@ -23,6 +23,7 @@ async def drive(  # noqa: PLR0913
     header_length: int | None,
     extra_headers: list[tuple[bytes, bytes]] = (),
     warm_up: bool = True,
+    scope_extra: dict | None = None,
 ) -> float:
     content_type = b"application/json" if header_length is None else b"application/octet-stream"
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra_headers]
@@ -31,6 +32,7 @@ async def drive(  # noqa: PLR0913
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "root_path": "", "state": {}}  # fmt: skip
+    scope.update(scope_extra or {})
     statuses = []
 
     async def one() -> None:
