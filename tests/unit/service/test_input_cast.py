@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.core.errors import InvalidInput
-from service.core.inputs import to_array
+from service.core.inputs import all_finite, to_array
 from service.core.types import InputSpec
 
 SPEC = InputSpec("pixels", np.dtype("float32"), (None, 2))
@@ -31,3 +31,21 @@ def test_refusing_it_writes_no_warning_to_the_log() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.stdout.strip(), done.stderr) == ("InvalidInput", "")
+
+
+@pytest.mark.parametrize(
+    ("values", "finite"),
+    [
+        ([0.5, -2.0], True),
+        ([3.0e38, -3.0e38], True),  # squares overflow float32: np.isfinite decides, and they are finite
+        ([1.0, np.nan], False),
+        ([np.inf, 1.0], False),
+        ([-np.inf, np.inf], False),
+    ],
+)
+def test_all_finite_tells_nan_and_infinity_from_large_numbers(values: list[float], finite: bool) -> None:
+    for dtype in (np.float16, np.float32, np.float64):
+        with np.errstate(over="ignore"):
+            array = np.array([values], dtype=dtype)  # 3e38 is infinity in float16: not finite there
+        assert all_finite(array) == bool(np.isfinite(array).all())
+    assert all_finite(np.array([values], dtype=np.float32)) == finite
