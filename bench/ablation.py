@@ -41,13 +41,13 @@ def ablation(function: Callable[[], None]) -> Callable[[], None]:
 @ablation
 def request_metrics() -> None:
     """Request counter and latency histogram (prometheus_client) per request."""
-    module("service.http.middleware", "service.middleware").observe_request = lambda *args: None
+    module("service.http.front_door").observe_request = lambda *args: None
 
 
 @ablation
 def batch_metrics() -> None:
     """Batch rows, run time, queue waits and queue depth histograms per batch."""
-    module("service.telemetry.metrics", "service.observability").BatchMetrics.batch_done = lambda self, report: None
+    module("service.telemetry.metrics").BatchMetrics.batch_done = lambda self, report: None
 
 
 @ablation
@@ -62,44 +62,13 @@ def statistics() -> None:
 @ablation
 def request_id() -> None:
     """A random request id per request (os.urandom)."""
-    module("service.http.middleware", "service.middleware").request_id_from = lambda headers: "0"
-
-
-@ablation
-def context_middleware() -> None:
-    """RequestContextMiddleware: id, contextvar, send wrapper, metrics and log at the end."""
-    middleware = module("service.http.middleware", "service.middleware")
-
-    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
-        await self.app(scope, receive, send)
-
-    middleware.RequestContextMiddleware.__call__ = passthrough
-
-
-@ablation
-def deadline_middleware() -> None:
-    """RequestDeadlineMiddleware: arrival time and cancel-on-disconnect."""
-    import time
-
-    request_deadline = module("service.http.request_deadline", "service.protocols.request_deadline")
-    ARRIVAL = module("service.protocols.http_adapter", "service.protocols.http").ARRIVAL  # noqa: N806
-
-    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
-        scope[ARRIVAL] = time.monotonic()
-        await self.app(scope, receive, send)
-
-    request_deadline.RequestDeadlineMiddleware.__call__ = passthrough
+    module("service.http.front_door").request_id_from = lambda headers: "0"
 
 
 @ablation
 def api_keys() -> None:
-    """ApiKeyMiddleware with one key (the bench still sends the header)."""
-    auth = module("service.http.api_keys", "service.auth")
-
-    async def passthrough(self, scope, receive, send) -> None:  # noqa: ANN001
-        await self.app(scope, receive, send)
-
-    auth.ApiKeyMiddleware.__call__ = passthrough
+    """The API key check with one key (the bench still sends the header)."""
+    module("service.http.front_door").bearer_refusal = lambda keys, authorization: None
 
 
 @ablation

@@ -131,7 +131,8 @@ def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {_KINDS.get(array.dtype.kind, _OTHER)}")
     if may_hold_booleans and not isinstance(raw, np.ndarray) and holds_bool(raw, array.ndim):
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it holds true/false")
-    if array.shape[1:] != spec.row_shape and (  # equal tuples: the shape fits (a dynamic dimension never equals)
+    # Equal tuples: the shape fits (a dynamic dimension never equals one); else the walk that tells.
+    if array.shape[1:] != spec.row_shape and (
         array.ndim != len(spec.shape)
         or any(want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True))
     ):
