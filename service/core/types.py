@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,12 @@ class InferenceResult:
     probabilities: np.ndarray  # float32 [rows, labels]
     logits: np.ndarray  # float32 [rows, labels]
     thresholds: np.ndarray  # float32 [labels], the ones applied
-    multi_hot: np.ndarray = field(init=False)  # uint8 [rows, labels]: probabilities >= thresholds
 
-    def __post_init__(self) -> None:
-        self.multi_hot = (self.probabilities >= self.thresholds).astype(np.uint8)
+    @cached_property
+    def multi_hot(self) -> np.ndarray:
+        """uint8 [rows, labels]: 1 where probability >= threshold. Worked out when first asked for: an answer that
+        holds only probabilities never pays for it."""
+        return (self.probabilities >= self.thresholds).view(np.uint8)
 
     @property
     def rows(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -93,17 +94,17 @@ async def _predict(call: HttpCall, name: str | None, version: int | None) -> Ans
 
 
 def encode_result(result: InferenceResult) -> dict[str, Any]:
-    labels = result.labels
+    labels, probabilities = result.labels, result.probabilities
     # Python lists once per result (not per row); probabilities stay float32 rows: orjson writes them natively,
-    # in float32's shortest form.
+    # in float32's shortest form. Rows by index: iterating an array ends in an IndexError numpy formats.
     multi_hot = result.multi_hot.tolist()
     return {
         "model_name": result.model_name,
         "model_version": result.model_version,
         "labels": labels,
         "predictions": [
-            {"probabilities": row, "multi_hot": hot, "labels": [x for x, h in zip(labels, hot, strict=True) if h]}
-            for row, hot in zip(result.probabilities, multi_hot, strict=True)
+            {"probabilities": probabilities[i], "multi_hot": hot, "labels": list(compress(labels, hot))}
+            for i, hot in enumerate(multi_hot)
         ],
     }
 

@@ -7,6 +7,7 @@ tensor data is little-endian, row-major, without padding, in the order the tenso
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ DATATYPES: dict[str, np.dtype] = {
     "BYTES": TEXT,
 }
 UNSUPPORTED_DATATYPES = {"BF16"}
+_NATIVE_LITTLE = sys.byteorder == "little"
 _NAMES_BY_DTYPE = {dtype: name for name, dtype in DATATYPES.items()}
 # Parameters asking for features this server does not have: refusing beats silently ignoring them.
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset", "classification")
@@ -154,7 +156,7 @@ def encode_response(
     for requested, array in outputs:
         tensor: dict[str, Any] = {"name": requested.name, "datatype": datatype_of(array.dtype), "shape": array.shape}
         if requested.binary:
-            data = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
+            data = little_endian_bytes(array)
             tensor["parameters"] = {"binary_data_size": len(data)}
             chunks.append(data)
         else:
@@ -164,6 +166,15 @@ def encode_response(
     if not chunks:
         return header, None
     return b"".join([header, *chunks]), len(header)
+
+
+def little_endian_bytes(array: np.ndarray) -> bytes:
+    """The array's values, row-major, little-endian: as they are when they already are (the common case: no new
+    dtype and no copy before the one `tobytes` makes)."""
+    order = array.dtype.byteorder
+    if order in ("<", "|") or (order == "=" and _NATIVE_LITTLE):
+        return array.tobytes()
+    return array.astype(array.dtype.newbyteorder("<")).tobytes()
 
 
 def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:

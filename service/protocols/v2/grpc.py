@@ -106,7 +106,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         response = pb.ModelInferResponse(
             model_name=result.model_name, model_version=str(result.model_version), id=request.id
         )
-        tensors = documents.output_tensors(result)
+        tensors = {name: documents.output_tensor(result, name) for name in outputs}
         return encode_response(response, tensors, outputs, raw=bool(request.raw_input_contents))
 
     # -- repository ------------------------------------------------------------------------------------

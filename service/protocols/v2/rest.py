@@ -47,7 +47,7 @@ from .codec import (
     requested_outputs,
     split_body,
 )
-from .documents import MODEL_EXTENSIONS, OUTPUTS, output_tensors
+from .documents import MODEL_EXTENSIONS, OUTPUTS, output_tensor
 
 # Triton's names: binary tensors (codec.py), model repository control (repository.py), model configuration
 # and statistics (triton.py).
@@ -159,8 +159,7 @@ async def _infer(call: HttpCall, name: str, version: int | None) -> Answer:
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
     if request_id is not None:
         document["id"] = request_id
-    tensors = output_tensors(result)
-    content, json_length = encode_response(document, [(o, tensors[o.name]) for o in outputs])
+    content, json_length = encode_response(document, [(o, output_tensor(result, o.name)) for o in outputs])
     if json_length is None:
         return Answer(content)
     return Answer(content, 200, BINARY, ((HEADER_LENGTH.encode(), str(json_length).encode()),))
