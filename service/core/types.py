@@ -33,6 +33,11 @@ class ModelHandle:
     def input_names(self) -> list[str]:
         return [spec.name for spec in self.inputs]
 
+    @cached_property
+    def input_dtypes(self) -> dict[str, np.dtype]:
+        """Input name -> the dtype it takes (made once per handle; read, never written)."""
+        return {spec.name: spec.dtype for spec in self.inputs}
+
 
 @dataclass
 class InferenceRequest:
