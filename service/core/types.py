@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,14 @@ class ModelHandle:
     thresholds: np.ndarray  # float32 [labels]: the model's own
     inputs: list[InputSpec]  # what clients send
     served: Any = field(repr=False, compare=False)  # the registry's own object: only the data plane reads it
+    input_dtypes: dict[str, np.dtype] = field(init=False, repr=False, compare=False)  # input name -> its dtype
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_dtypes", {spec.name: spec.dtype for spec in self.inputs})
 
     @property
     def input_names(self) -> list[str]:
         return [spec.name for spec in self.inputs]
-
-    @cached_property
-    def input_dtypes(self) -> dict[str, np.dtype]:
-        """Input name -> the dtype it takes (made once per handle; read, never written)."""
-        return {spec.name: spec.dtype for spec in self.inputs}
 
 
 @dataclass
@@ -59,12 +57,15 @@ class InferenceResult:
     probabilities: np.ndarray  # float32 [rows, labels]
     logits: np.ndarray  # float32 [rows, labels]
     thresholds: np.ndarray  # float32 [labels], the ones applied
+    _multi_hot: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def multi_hot(self) -> np.ndarray:
-        """uint8 [rows, labels]: 1 where probability >= threshold. Worked out when first asked for: an answer that
-        holds only probabilities never pays for it."""
-        return (self.probabilities >= self.thresholds).view(np.uint8)
+        """uint8 [rows, labels]: 1 where probability >= threshold. Worked out when first asked for (an answer that
+        holds only probabilities never pays for it); not functools.cached_property, which takes a lock in 3.11."""
+        if self._multi_hot is None:
+            self._multi_hot = (self.probabilities >= self.thresholds).view(np.uint8)
+        return self._multi_hot
 
     @property
     def rows(self) -> int:
