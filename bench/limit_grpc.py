@@ -1,13 +1,16 @@
 """The Python limit for gRPC: a bare ModelInfer that decodes the request, runs ONNX Runtime and encodes the answer.
 
-Started by bench/limit_app.py inside the uvicorn process when LIMIT_GRPC_PORT is set. Two servers, to measure what
-grpc's Python design allows: `aio` (grpc.aio on the running event loop, as this service serves gRPC) and `sync`
-(grpc's classic server, handlers on a thread pool). Both take the message as bytes and parse it themselves, as the
+Started by bench/limit_app.py inside the uvicorn process when LIMIT_GRPC_PORT is set. Three servers, to measure what
+grpc's Python design allows: `aio` (grpc.aio on the running event loop, as this service serves gRPC), `sync`
+(grpc's classic server, handlers on a thread pool) and `sync-loop` (the classic server whose handler hands each call
+to the event loop and waits for it there: what this service would pay on the sync server, its data plane and batcher
+being the event loop's). Both take the message as bytes and parse it themselves, as the
 service's guard does (service/server/grpc_server.py), with the raw tensor bytes read with np.frombuffer (no copy).
 """
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -46,7 +49,7 @@ def _no_serialization(message: bytes) -> bytes:
 
 
 async def start(session: ort.InferenceSession, port: int, kind: str) -> _Stopper:
-    """A server for ModelInfer on 127.0.0.1:port; `kind` is "aio" or "sync"."""
+    """A server for ModelInfer on 127.0.0.1:port; `kind` is "aio", "sync" or "sync-loop"."""
     if kind == "aio":
 
         async def model_infer(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -59,8 +62,18 @@ async def start(session: ort.InferenceSession, port: int, kind: str) -> _Stopper
             return infer(session, raw)
 
         server = grpc.server(ThreadPoolExecutor(max_workers=SYNC_THREADS))
+    elif kind == "sync-loop":
+        loop = asyncio.get_running_loop()
+
+        async def on_the_loop(raw: bytes) -> bytes:
+            return infer(session, raw)
+
+        def model_infer(raw: bytes, context: grpc.ServicerContext) -> bytes:  # type: ignore[misc]
+            return asyncio.run_coroutine_threadsafe(on_the_loop(raw), loop).result()
+
+        server = grpc.server(ThreadPoolExecutor(max_workers=SYNC_THREADS))
     else:
-        raise SystemExit(f"LIMIT_GRPC={kind!r}: expected aio or sync")
+        raise SystemExit(f"LIMIT_GRPC={kind!r}: expected aio, sync or sync-loop")
     handler = grpc.unary_unary_rpc_method_handler(model_infer, response_serializer=_no_serialization)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"ModelInfer": handler}),))
     server.add_insecure_port(f"127.0.0.1:{port}")

@@ -32,6 +32,7 @@ it is measured: [How it is measured](method.md); earlier runs and what they show
 SERVER_NAMES = {
     "limit": "Python limit (bare ASGI/grpc.aio + ORT)",
     "limit-grpc-sync": "Python limit, gRPC sync server",
+    "limit-grpc-sync-loop": "Python limit, gRPC sync server handing calls to the event loop",
     "service": "sigmoid-serve",
     "service-1w": "sigmoid-serve WORKERS=1",
     "service-labels-off": "sigmoid-serve LABEL_METRICS=false",
