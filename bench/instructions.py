@@ -185,7 +185,7 @@ def measure(args: argparse.Namespace) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=("service", "limit"), default="service")
-    parser.add_argument("--limit-grpc", choices=("aio", "sync", "sync-loop"), default="aio")
+    parser.add_argument("--limit-grpc", choices=("aio", "sync", "sync-loop", "grpclib"), default="aio")
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for the service (repeat)")
     parser.add_argument("--root", default="", help="run the server from this checkout (e.g. a baseline worktree)")
     parser.add_argument("--ablate", default="", help="layers taken out (bench/ablation.py), comma-separated")

@@ -3,7 +3,8 @@
 - `limit`: bench/limit_app.py on one uvicorn process (uvloop, httptools, no access log), native JSON, v2 binary and
   gRPC ModelInfer on grpc.aio (bench/limit_grpc.py).
 - `limit-grpc-sync`: the same, with grpc's sync server on a thread pool for ModelInfer (its gRPC row only);
-- `limit-grpc-sync-loop`: the sync server handing each call to the event loop and waiting (its gRPC row only).
+- `limit-grpc-sync-loop`: the sync server handing each call to the event loop and waiting (its gRPC row only);
+- `limit-grpclib`: ModelInfer on grpclib, a pure-Python gRPC server on the event loop (its gRPC row only).
 
 Every request of the bench carries `Authorization: Bearer <API_KEY>`: the service runs with one key set (its
 defaults otherwise), as a deployment that is not open to anyone does; the other servers ignore the header.
@@ -17,7 +18,7 @@ from .grpc_load import GRPC_RAW
 from .processes import Server, free_port
 
 API_KEY = "bench-key-0123456789abcdef"
-LIMITS = ("limit", "limit-grpc-sync", "limit-grpc-sync-loop")
+LIMITS = ("limit", "limit-grpc-sync", "limit-grpc-sync-loop", "limit-grpclib")
 QUICK_HELP = "the MLP's Python-limit rows and this service's 1-worker rows at c=64, 3 rounds (a few minutes)"
 
 
@@ -28,6 +29,7 @@ def limit_servers(command: list[str], onnx_path: str, cpus: str | None) -> list[
         ("limit", "aio", None),
         ("limit-grpc-sync", "sync", grpc_only),
         ("limit-grpc-sync-loop", "sync-loop", grpc_only),
+        ("limit-grpclib", "grpclib", grpc_only),
     )
     for name, grpc_kind, protocols in kinds:
         port = str(free_port())

@@ -33,6 +33,7 @@ SERVER_NAMES = {
     "limit": "Python limit (bare ASGI/grpc.aio + ORT)",
     "limit-grpc-sync": "Python limit, gRPC sync server",
     "limit-grpc-sync-loop": "Python limit, gRPC sync server handing calls to the event loop",
+    "limit-grpclib": "Python limit, grpclib (pure-Python gRPC on the event loop)",
     "service": "sigmoid-serve",
     "service-1w": "sigmoid-serve WORKERS=1",
     "service-labels-off": "sigmoid-serve LABEL_METRICS=false",

@@ -57,7 +57,13 @@ def test_quick_keeps_the_limit_and_the_one_worker_service() -> None:
     args = argparse.Namespace(quick=True, rounds=5, models="mlp,cnn", servers="x", concurrency="1,8,64")
     quick(args)
     assert (args.models, args.concurrency, args.rounds) == ("mlp", "64", 3)
-    assert args.servers.split(",") == ["limit", "limit-grpc-sync", "limit-grpc-sync-loop", "service-1w"]
+    assert args.servers.split(",") == [
+        "limit",
+        "limit-grpc-sync",
+        "limit-grpc-sync-loop",
+        "limit-grpclib",
+        "service-1w",
+    ]
 
 
 def test_samples_go_to_the_innermost_frame_of_a_service_layer() -> None:
