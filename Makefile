@@ -12,8 +12,8 @@ ifneq ($(filter models models/ ./models ./models/,$(MODEL_REPOSITORY)),)
 DEFAULT_MODEL ?= digits
 endif
 
-.PHONY: run test test-fast walkthrough lint demo-model bench soak clean browser prometheus curl prometheusrule container-test \
-	docker-build grpc-code fresh-check scale-test docs docs-serve docs-reference
+.PHONY: run test test-fast walkthrough lint demo-model bench bench-quick soak clean browser prometheus curl prometheusrule \
+	container-test docker-build grpc-code fresh-check scale-test docs docs-serve docs-reference
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -137,6 +137,13 @@ bench: $(VENV)/.dev-installed
 		(sudo apt-get update -qq && sudo apt-get install -y -qq nghttp2-client)
 	$(PY) -m bench.run $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_ARGS)
 	$(PY) -m bench.optimized
+
+# The Python-limit rows and this service's 1-worker rows only (MLP, c=64, 3 rounds: a few minutes); with
+# BASELINE=REF, that commit's REST rows beside them (docs/performance/profile.md).
+bench-quick: $(VENV)/.dev-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client)
+	$(PY) -m bench.run --quick $(if $(BASELINE),--baseline $(BASELINE) --service-env WORKERS=1) $(BENCH_ARGS)
 
 # The gRPC messages and service stubs, from service/protocols/v2/messages/*.proto (committed; a test checks that
 # they match the .proto files and the pinned grpcio-tools).

@@ -14,14 +14,25 @@ import time
 from pathlib import Path
 
 
-async def drive(app, body: bytes, requests: int, concurrency: int, path: str, header_length: int | None) -> float:  # noqa: ANN001
+async def drive(  # noqa: PLR0913
+    app,  # noqa: ANN001
+    body: bytes,
+    requests: int,
+    concurrency: int,
+    path: str,
+    header_length: int | None,
+    extra_headers: list[tuple[bytes, bytes]] = (),
+    warm_up: bool = True,
+    scope_extra: dict | None = None,
+) -> float:
     content_type = b"application/json" if header_length is None else b"application/octet-stream"
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra_headers]
     if header_length is not None:
         headers.append((b"inference-header-content-length", str(header_length).encode()))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "root_path": "", "state": {}}  # fmt: skip
+    scope.update(scope_extra or {})
     statuses = []
 
     async def one() -> None:
@@ -44,7 +55,8 @@ async def drive(app, body: bytes, requests: int, concurrency: int, path: str, he
         for _ in range(count):
             await one()
 
-    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))  # warm-up
+    if warm_up:
+        await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     started = time.process_time()
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
     used = time.process_time() - started

@@ -41,9 +41,12 @@ def comparison(run: dict) -> list[str]:
     lines, ratios = [f"REST rows against {baseline} (same run; current / baseline req/s):", ""], []
     for kind, data in run["models"].items():
         cells = {(c["server"], c["protocol"], c["c"]): c for c in data["cells"]}
+        # The baseline runs with the service's settings: the default row, or in a --quick run the 1-worker one
+        # (make bench-quick gives both WORKERS=1).
+        current = "service" if any(server == "service" for server, _, _ in cells) else "service-1w"
         for (server, protocol, c), ours in cells.items():
             theirs = cells.get(("baseline", protocol, c))
-            if server != "service" or protocol not in REST_PROTOCOLS or not theirs or not theirs["rps"]:
+            if server != current or protocol not in REST_PROTOCOLS or not theirs or not theirs["rps"]:
                 continue
             ratio = ours["rps"] / theirs["rps"]
             ratios.append(ratio)

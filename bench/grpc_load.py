@@ -50,13 +50,22 @@ def h2load_path() -> str:
 
 
 def run_h2load(
-    grpc_port: int, http_url: str, body: Path, connections: int, seconds: float, server_pid: int, cpus: str | None
+    grpc_port: int,
+    http_url: str,
+    body: Path,
+    connections: int,
+    seconds: float,
+    server_pid: int,
+    cpus: str | None,
+    api_key: str = "",
 ) -> dict[str, float]:
     """One load cell: h2load for `seconds` at `connections` (one stream each); the same fields as a wrk cell."""
     errors_before = _grpc_errors(http_url)
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         command = [h2load_path(), "-c", str(connections), "-m", "1", "-t", "1", "-D", str(max(1, round(seconds)))]
         command += ["-d", str(body), "-H", "content-type: application/grpc", "-H", "te: trailers"]
+        if api_key:
+            command += ["-H", f"authorization: Bearer {api_key}"]
         command += ["--log-file", log.name, f"http://127.0.0.1:{grpc_port}{INFER_PATH}"]
         if cpus:
             command = ["taskset", "-c", cpus, *command]

@@ -60,7 +60,13 @@ def wrk_path() -> str:
 
 
 def run_wrk(
-    url: str, body: Body, connections: int, seconds: float, server_pid: int, cpus: str | None = None
+    url: str,
+    body: Body,
+    connections: int,
+    seconds: float,
+    server_pid: int,
+    cpus: str | None = None,
+    api_key: str = "",
 ) -> dict[str, float]:
     """One load cell: wrk for `seconds` at `connections`; req/s, latency percentiles, errors, server CPU/request."""
     duration = f"{max(1, round(seconds))}s"
@@ -72,6 +78,7 @@ def run_wrk(
         "BENCH_BODY": str(body.path),
         "BENCH_CONTENT_TYPE": body.content_type,
         "BENCH_HEADER_LENGTH": str(body.header_length or ""),
+        "BENCH_AUTHORIZATION": f"Bearer {api_key}" if api_key else "",
     }
     cpu_before = cpu_seconds(server_pid)
     output = subprocess.run([*command, url], env=env, capture_output=True, text=True, check=True).stdout

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .baseline import comparison
+from .limit_report import limit_lines, limit_targets
 from .text import text_table
 from .transformer import transformer_table
 
@@ -30,6 +31,10 @@ it is measured: [How it is measured](method.md); earlier runs and what they show
 """
 
 SERVER_NAMES = {
+    "limit": "Python limit (bare ASGI/grpc.aio + ORT)",
+    "limit-grpc-sync": "Python limit, gRPC sync server",
+    "limit-grpc-sync-loop": "Python limit, gRPC sync server handing calls to the event loop",
+    "limit-grpclib": "Python limit, grpclib (pure-Python gRPC on the event loop)",
     "service": "sigmoid-serve",
     "service-1w": "sigmoid-serve WORKERS=1",
     "service-labels-off": "sigmoid-serve LABEL_METRICS=false",
@@ -60,6 +65,7 @@ def render(run: dict) -> str:
         f"Run {run['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, load average at start "
         f"{m['load_avg'][0]:.2f}; wrk 1 thread, cells of {run.get('rounds', 1)} round-robin rounds of "
         f"{run['seconds_per_cell']:g} s (median round kept), 1 row per request (v2-binary xN: N rows); "
+        "CPU: the server's process tree from /proc; "
         f"pinning: server {run['pinning']['server'] or 'none'}, wrk {run['pinning']['wrk'] or 'none'}; "
         f"service settings {run['settings']}.",
         "",
@@ -73,6 +79,7 @@ def render(run: dict) -> str:
                 f"{_rows(cell):,.0f} | "
                 f"{cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} | {cell['errors']} | {cell['cpu_us_per_request']:,.0f} |"
             )
+    lines += limit_lines(run, SERVER_NAMES)
     lines += _load_generator_cost(run)
     lines += text_table(run["text"]) if "text" in run else []
     lines += transformer_table(run["transformer"]) if "transformer" in run else []
@@ -109,7 +116,7 @@ def render(run: dict) -> str:
                 f"{_best(run['models'][kind]):,.0f} rows/s"
             )
     lines += _label_metrics_cost(run) + comparison(run)
-    return "\n".join(lines + ["", "Targets:", ""] + _targets(run)) + "\n"
+    return "\n".join(lines + ["", "Targets:", ""] + _targets(run) + limit_targets(run)) + "\n"
 
 
 def _label_metrics_cost(run: dict) -> list[str]:

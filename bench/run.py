@@ -23,6 +23,7 @@ import numpy as np
 
 from .baseline import REST_PROTOCOLS, checkout
 from .grpc_load import GRPC_RAW, grpc_body, is_grpc, run_h2load
+from .limit_servers import API_KEY, LIMITS, QUICK_HELP, limit_servers, quick, service_settings
 from .load import Body, json_body, one_row, run_wrk, v2_binary_body
 from .processes import PYTHON, ROOT, Server, free_port, loads_tensorflow, rss_mb
 from .report import render
@@ -68,7 +69,7 @@ def raw_limit(onnx_path: str, threads: int) -> dict[str, float]:
 
 
 def probe(url: str, body: Body) -> bool:
-    headers = {"Content-Type": body.content_type}
+    headers = {"Content-Type": body.content_type, "Authorization": f"Bearer {API_KEY}"}
     if body.header_length is not None:
         headers["Inference-Header-Content-Length"] = str(body.header_length)
     request = urllib.request.Request(url, data=body.path.read_bytes(), headers=headers, method="POST")
@@ -89,10 +90,12 @@ def servers_for(
         link.symlink_to(Path(models[kind]["onnx"]).resolve())
     uvicorn = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}"]
     minimal = [*uvicorn, "bench.baselines.minimal_fastapi:app"]
+    bare = [*uvicorn, "--loop", "uvloop", "--http", "httptools", "--no-access-log", "bench.limit_app:app"]
     naive = [*uvicorn, "bench.baselines.naive_keras:app"]
     service_env = {"MODEL_REPOSITORY": str(repository), **service_env}
     # Each service its own gRPC port: two on one port (SO_REUSEPORT) would share the calls.
     return [
+        *limit_servers(bare, models[kind]["onnx"], cpus),
         (
             Server("service", [PYTHON, "-m", "service"], {**service_env, "GRPC_PORT": str(free_port())}, cpus),
             "/predict",
@@ -130,7 +133,7 @@ def servers_for(
                     Server(
                         "baseline",
                         [PYTHON, "-m", "service"],
-                        service_env,
+                        {**service_env, "GRPC_PORT": str(free_port())},
                         cpus,
                         root=baseline,
                         protocols=REST_PROTOCOLS,
@@ -148,7 +151,7 @@ def servers_for(
 
 def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_rows: int) -> dict:
     seconds, server_cpus, wrk_cpus = args.seconds, args.server_cpus, args.wrk_cpus
-    service_env = dict(item.split("=", 1) for item in args.service_env)
+    service_env = service_settings(args.service_env)
     rows = one_row(SHAPES[kind])
     input_name = json.loads(subprocess.check_output([PYTHON, "-c", INPUT_NAME, models[kind]["onnx"]], text=True))
     bodies = {
@@ -170,7 +173,7 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
     chosen = [
         (srv, path)
         for srv, path in servers_for(kind, models, server_cpus, service_env, baseline)
-        if srv.name in args.servers or (srv.name == "baseline" and baseline)
+        if srv.name in args.servers.split(",") or (srv.name == "baseline" and baseline)
     ]
     targets, servers = [], {}
     try:
@@ -180,7 +183,9 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
             servers[server.name] = {"cold_start_s": server.cold_start_s, "tensorflow_loaded": loads_tensorflow(pid)}
             targets.append((server, "json", server.url + path))
             v2_url = f"{server.url}/v2/models/{kind}/infer"
-            if server.name.startswith(("service", "baseline")) and probe(v2_url, bodies["v2-binary"]):
+            if server.name in LIMITS:
+                targets += [(server, p, v2_url) for p in ("v2-binary", GRPC_RAW)]
+            elif server.name.startswith(("service", "baseline")) and probe(v2_url, bodies["v2-binary"]):
                 targets.append((server, "v2-binary", v2_url))
                 targets += [(server, batched(n), v2_url) for n in CLIENT_BATCHES]
                 targets.append((server, GRPC_RAW, v2_url))
@@ -191,8 +196,9 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
         def load(server: Server, protocol: str, url: str, connections: int, window: float) -> dict:
             if is_grpc(protocol):
                 port = int(server.env["GRPC_PORT"])
-                return run_h2load(port, server.url, bodies[protocol], connections, window, server.process.pid, wrk_cpus)
-            return run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus)
+                pid = server.process.pid
+                return run_h2load(port, server.url, bodies[protocol], connections, window, pid, wrk_cpus, API_KEY)
+            return run_wrk(url, bodies[protocol], connections, window, server.process.pid, wrk_cpus, API_KEY)
 
         for server, protocol, url in targets:
             load(server, protocol, url, 8, 1)  # warm-up, not counted
@@ -212,7 +218,13 @@ def bench_model(kind: str, models: dict, args: argparse.Namespace, max_queue_row
                 median = sorted(rounds[i], key=lambda r: r["rps"])[len(rounds[i]) // 2]
                 cell = {"model": kind, "server": server.name, "protocol": protocol, "c": connections, **median}
                 cell["rows_per_request"] = rows_per_request(protocol)
-                cells.append({**cell, "rounds_rps": [round(r["rps"]) for r in rounds[i]]})
+                cells.append(
+                    {
+                        **cell,
+                        "rounds_rps": [round(r["rps"]) for r in rounds[i]],
+                        "rounds_cpu_us": [round(r["cpu_us_per_request"], 1) for r in rounds[i]],
+                    }
+                )
                 print(json.dumps(cells[-1]), flush=True)
         for server, _ in chosen:
             servers[server.name]["rss_mb"] = rss_mb(server.process.pid)
@@ -235,7 +247,7 @@ def main() -> None:
     parser.add_argument("--server-cpus", default=None, help="taskset CPU list for servers (default: not pinned)")
     parser.add_argument("--wrk-cpus", default=None, help="taskset CPU list for wrk (default: not pinned)")
     parser.add_argument("--models", default="mlp,cnn")
-    parser.add_argument("--servers", default="service,service-1w,service-labels-off,minimal,naive")
+    parser.add_argument("--servers", default=f"{','.join(LIMITS)},service,service-1w,service-labels-off,minimal,naive")
     parser.add_argument("--baseline", default="", help="a git commit of this service to measure beside it (REST rows)")
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--service-env", action="append", default=[], help="KEY=VALUE for this service (repeat)")
@@ -244,13 +256,14 @@ def main() -> None:
     parser.add_argument(
         "--no-transformer", action="store_true", help="skip the transformer rows (bench/transformer.py)"
     )
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help=QUICK_HELP)
+    args = quick(parser.parse_args())
     args.baseline_folder = None
     if args.baseline:
         args.baseline, args.baseline_folder = checkout(args.baseline)
     from service.settings import Settings
 
-    settings = Settings(**{k.lower(): v for k, v in (item.split("=", 1) for item in args.service_env)})
+    settings = Settings(**{k.lower(): v for k, v in service_settings(args.service_env).items()})
     models = build_models()
     run = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -262,7 +275,8 @@ def main() -> None:
         "settings": {
             k: getattr(settings, k)
             for k in ("workers", "ort_intra_op_threads", "max_batch_size", "max_batch_delay_ms", "max_queue_rows")
-        },
+        }
+        | {"api_keys": len(settings.api_key_list())},
         "models": {},
     }
     for kind in args.models.split(","):
@@ -273,9 +287,11 @@ def main() -> None:
             **bench_model(kind, models, args, settings.max_queue_rows),
         }
     if not args.no_text:
-        run["text"] = bench_text(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus)
+        run["text"] = bench_text(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus, args.service_env)
     if not args.no_transformer:
-        run["transformer"] = bench_transformer(WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus)
+        run["transformer"] = bench_transformer(
+            WORK, args.seconds, args.rounds, args.server_cpus, args.wrk_cpus, args.service_env
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(run, indent=2, default=str))
     table = render(run)

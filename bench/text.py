@@ -18,6 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
+from .limit_servers import API_KEY, service_settings
 from .load import Body, run_wrk
 from .processes import PYTHON, ROOT, Server
 
@@ -54,7 +55,13 @@ def step_cpu_us(texts: list[str], calls: int = 2000, rounds: int = 5, name: str 
 
 
 def bench_text(
-    work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cpus: str | None, model: str = TEXT_MODEL
+    work: Path,
+    seconds: float,
+    rounds: int,
+    cpus: str | None,
+    wrk_cpus: str | None,
+    service_env: list[str] = (),
+    model: str = TEXT_MODEL,
 ) -> dict:
     """The cells (one per texts-per-request count) and the in-process step cost of each, for a demo text model."""
     bodies = {}
@@ -63,18 +70,18 @@ def bench_text(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"instances": demo_texts(count, model)}))
         bodies[count] = Body(path, "application/json")
-    server = Server(
-        "service", [PYTHON, "-m", "service"], {"MODEL_REPOSITORY": str(DEMO.parent), "GRPC_PORT": "0"}, cpus
-    )
+    env = {**service_settings(list(service_env)), "MODEL_REPOSITORY": str(DEMO.parent), "GRPC_PORT": "0"}
+    server = Server("service", [PYTHON, "-m", "service"], env, cpus)
     url = f"{server.url}/models/{model}/predict"
     cells = []
     with server:
         for count in TEXTS_PER_REQUEST:
-            run_wrk(url, bodies[count], CONCURRENCY, 1, server.process.pid, wrk_cpus)  # warm-up, not counted
+            run_wrk(url, bodies[count], CONCURRENCY, 1, server.process.pid, wrk_cpus, API_KEY)  # warm-up, not counted
         measured: dict[int, list[dict]] = {count: [] for count in TEXTS_PER_REQUEST}
         for _ in range(rounds):  # round-robin: a burst of load from elsewhere hits both alike
             for count in TEXTS_PER_REQUEST:
-                measured[count].append(run_wrk(url, bodies[count], CONCURRENCY, seconds, server.process.pid, wrk_cpus))
+                pid = server.process.pid
+                measured[count].append(run_wrk(url, bodies[count], CONCURRENCY, seconds, pid, wrk_cpus, API_KEY))
     for count, runs in measured.items():
         median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
         cells.append({"texts": count, "c": CONCURRENCY, **median, "rounds_rps": [round(r["rps"]) for r in runs]})

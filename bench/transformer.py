@@ -97,13 +97,15 @@ def int8_versus_float32(model: Path, data: Path) -> dict[str, Any]:
     }
 
 
-def bench_transformer(work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cpus: str | None) -> dict:
+def bench_transformer(
+    work: Path, seconds: float, rounds: int, cpus: str | None, wrk_cpus: str | None, service_env: list[str] = ()
+) -> dict:
     WORK.mkdir(parents=True, exist_ok=True)
     data = held_out(WORK)
     texts = [json.loads(line)["text"] for line in data.read_text().splitlines()]
     return {
         "model": MODEL,
-        "serving": bench_text(work, seconds, rounds, cpus, wrk_cpus, model=MODEL),
+        "serving": bench_text(work, seconds, rounds, cpus, wrk_cpus, service_env, model=MODEL),
         "padding": padding_rows_per_second(DEMO, texts),
         "int8": {"demo": int8_versus_float32(DEMO, data), "bert_small": int8_versus_float32(bert_small(WORK), data)},
     }

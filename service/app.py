@@ -24,13 +24,10 @@ from .core.registry import ModelRegistry
 from .core.statistics import Statistics
 from .core.watcher import RepositoryWatcher
 from .http import metrics_endpoint
-from .http.api_keys import add_api_keys
 from .http.docs import add_docs
 from .http.error_handlers import add_error_handlers
-from .http.fast_lane import FastLaneMiddleware
-from .http.middleware import RequestContextMiddleware, add_cors
+from .http.front_door import FrontDoor, ServiceApp
 from .http.openapi import document_errors_and_security
-from .http.request_deadline import RequestDeadlineMiddleware
 from .protocols import native, tfserving
 from .protocols.http_adapter import HttpAdapterConfig
 from .protocols.v2 import repository as v2_repository
@@ -138,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.flush_label_metrics()
         metrics.worker_gone()
 
-    app = FastAPI(
+    app = ServiceApp(  # FastAPI, its requests straight to the front door when nothing else is configured
         title="sigmoid-serve",
         version=VERSION,
         description="Per-label probabilities and multi-hot predictions from Keras multi-label models "
@@ -148,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,  # a trailing slash is served as without it (http/middleware.py), never redirected
     )
-    app.state.adapters = HttpAdapterConfig(plane, settings.max_body_bytes)
+    adapters = app.state.adapters = HttpAdapterConfig(plane, settings.max_body_bytes)
     lean_routers = [native.predict_router, v2_rest.infer_router, tfserving.predict_router]
     for router in lean_routers:
         app.include_router(router)
@@ -157,23 +154,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2_rest.router)
     app.include_router(v2_repository.router)
     app.include_router(tfserving.router)
-    app.add_middleware(FastLaneMiddleware, routes=[route for router in lean_routers for route in router.routes])
-    app.add_middleware(RequestDeadlineMiddleware)
+    app.include_router(metrics_endpoint.router)
     add_docs(app)
     add_error_handlers(app)
-    _add_hardening(app, settings)
+    keys = settings.api_key_list()
+    if keys:
+        log.info("API keys required (%d configured)", len(keys))
+    app.add_middleware(
+        FrontDoor,  # request ids, metrics, logs, CORS, API keys, deadlines, the lean routes: the one middleware
+        adapters=adapters,
+        routes=[route for router in lean_routers for route in router.routes],
+        api_keys=keys,
+        cors_origins=settings.cors_origin_list(),
+        access_log=settings.access_log,
+    )
+    document_errors_and_security(app, bool(keys))
     _tune_gc()
     return app
-
-
-def _add_hardening(app: FastAPI, settings: Settings) -> None:
-    """Metrics, API keys, CORS, request ids and logs. The last middleware added is the outermost."""
-    app.include_router(metrics_endpoint.router)
-    keys = settings.api_key_list()
-    add_api_keys(app, keys)
-    add_cors(app, settings.cors_origin_list())
-    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
-    document_errors_and_security(app, bool(keys))
 
 
 def _tune_gc() -> None:

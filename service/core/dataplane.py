@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..contract.metadata import CALIBRATION, OPTIMIZATION, json_object, provenance
 from ..contract.repository import scan_repository
 from .deadline import request_deadline
+from .deadline_watch import DeadlineWatch
 from .errors import DeadlineExceeded, ModelNotFound, ModelNotReady
 from .inputs import columns_from_instances, to_arrays
 from .model_state import ModelState, ServedModel
@@ -77,6 +78,7 @@ class DataPlane:
         self._readiness_checks = list(readiness_checks)
         self._on_request = on_request
         self.statistics = statistics or Statistics()  # also the batchers' observers, when app.py wires them so
+        self._deadlines = DeadlineWatch()  # shared timers for the requests' deadlines
 
     # -- health ------------------------------------------------------------------------------------------
 
@@ -236,19 +238,20 @@ class DataPlane:
         if deadline is None:
             probabilities, logits = await work
         else:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                work.close()  # never started: nothing was queued
+                raise _missed(deadline.timeout_ms)
+            # On expiry the submission is cancelled: the batcher drops its rows if they have not run yet.
+            watched = self._deadlines.watch(remaining)
             try:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    work.close()  # never started: nothing was queued
-                    raise TimeoutError
-                # On timeout the submission is cancelled: the batcher drops its rows if they have not run yet.
-                async with asyncio.timeout(remaining):
-                    probabilities, logits = await work
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"no result within the request's deadline of {deadline.timeout_ms:g} ms; "
-                    "its rows were dropped if not yet run"
-                ) from None
+                probabilities, logits = await work
+            except asyncio.CancelledError:
+                if self._deadlines.expired(watched):
+                    raise _missed(deadline.timeout_ms) from None
+                raise
+            finally:
+                self._deadlines.release(watched)
         return InferenceResult(model.name, model.version, model.labels, probabilities, logits, thresholds)
 
     def version_statistics(self, name: str | None = None, version: int | None = None) -> list[VersionStatistics]:
@@ -276,6 +279,12 @@ class DataPlane:
 
     async def unload(self, name: str) -> None:
         await self.registry.unload(name)
+
+
+def _missed(timeout_ms: float) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"no result within the request's deadline of {timeout_ms:g} ms; its rows were dropped if not yet run"
+    )
 
 
 def _index_entry(model: ModelDescription) -> IndexEntry:

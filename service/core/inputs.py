@@ -7,6 +7,8 @@ numbers too large for the input's type, fractional token ids, empty batches and 
 
 from __future__ import annotations
 
+import math
+import warnings
 from itertools import chain
 from typing import Any
 
@@ -15,14 +17,20 @@ import numpy as np
 from .errors import InvalidInput
 from .types import InputSpec
 
+# A number too large for float32 becomes inf in the cast, and to_array refuses it with a 400 that says so: numpy's
+# warning about it would only be noise in the log. A filter, not np.errstate around every cast (which cost more than
+# the cast itself, docs/performance/profile.md).
+warnings.filterwarnings("ignore", message="overflow encountered in cast", category=RuntimeWarning)
+
 
 def columns_from_instances(model_name: str, inputs: list[InputSpec], instances: Any) -> dict[str, object]:
     """Row format to named columns: a list of values for a one-input model, or a list of {input: value}."""
     if not isinstance(instances, list):
         raise InvalidInput("'instances' must be a list with one entry per example")
+    # `dict in map(type, ...)`: the rows' types compared at C speed (parsed JSON holds plain dicts).
+    if len(inputs) == 1 and dict not in map(type, instances):
+        return {inputs[0].name: instances}
     names = [spec.name for spec in inputs]
-    if not any(isinstance(row, dict) for row in instances) and len(names) == 1:
-        return {names[0]: instances}
     if not all(isinstance(row, dict) for row in instances):
         raise InvalidInput(f"model {model_name!r} takes inputs {_listed(names)}: each instance must be an object")
     for i, row in enumerate(instances):
@@ -38,6 +46,15 @@ def to_arrays(
 
     `may_hold_booleans=False` when the protocol knows no true/false was sent (a JSON body without those words):
     it skips a scan of every value for them."""
+    if len(inputs) == 1:  # the common case, without the sets and dicts of the general checks
+        spec = inputs[0]
+        if len(columns) != 1 or spec.name not in columns:
+            check_names(model_name, inputs, columns)
+        array = to_array(spec, columns[spec.name], may_hold_booleans)
+        rows = array.shape[0]
+        if not 0 < rows <= max_rows:
+            check_rows({spec.name: rows}, max_rows)
+        return {spec.name: array}
     check_names(model_name, inputs, columns)
     arrays = {spec.name: to_array(spec, columns[spec.name], may_hold_booleans) for spec in inputs}
     check_rows({name: a.shape[0] for name, a in arrays.items()}, max_rows)
@@ -90,6 +107,14 @@ def holds_bool(nested: object, depth: int) -> bool:
     return depth > 0 and bool in map(type, leaves)  # type: ignore[call-overload]
 
 
+def all_finite(array: np.ndarray) -> bool:
+    """No NaN or infinity in a float array: one BLAS dot product (its sum of squares is finite only if every value
+    is), half what np.isfinite's reduction costs; np.isfinite decides when the squares overflow."""
+    if math.isfinite(np.vdot(array, array)):
+        return True
+    return bool(np.isfinite(array).all())
+
+
 def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np.ndarray:
     """One numeric input's column, validated and converted to the input's dtype."""
     try:
@@ -106,18 +131,19 @@ def to_array(spec: InputSpec, raw: object, may_hold_booleans: bool = True) -> np
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it {_KINDS.get(array.dtype.kind, _OTHER)}")
     if may_hold_booleans and not isinstance(raw, np.ndarray) and holds_bool(raw, array.ndim):
         raise InvalidInput(f"input {spec.name!r} must hold numbers, but it holds true/false")
-    if array.ndim != len(spec.shape) or any(
-        want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True)
+    # Equal tuples: the shape fits (a dynamic dimension never equals one); else the walk that tells.
+    if array.shape[1:] != spec.row_shape and (
+        array.ndim != len(spec.shape)
+        or any(want is not None and got != want for got, want in zip(array.shape[1:], spec.row_shape, strict=True))
     ):
         shape = "[" + ", ".join(map(str, array.shape)) + "]"
         raise InvalidInput(f"input {spec.name!r} has shape {shape}, expected {_shape(spec)}")
     if spec.dtype.kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            converted = array.astype(spec.dtype, copy=False)
-        if not np.all(np.isfinite(converted)):
+        converted = array.astype(spec.dtype, copy=False)  # a number too large becomes inf, refused just below
+        if not all_finite(converted):
             raise InvalidInput(f"input {spec.name!r} holds NaN, infinity or a number too large for {spec.dtype}")
         return converted
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and not all_finite(array):
         raise InvalidInput(f"input {spec.name!r} holds NaN or infinity")
     if array.dtype.kind == "f" and not np.all(np.equal(np.mod(array, 1), 0)):
         raise InvalidInput(f"input {spec.name!r} takes integers ({spec.dtype}), got fractional numbers")

@@ -28,6 +28,10 @@ class ModelHandle:
     inputs: list[InputSpec]  # what clients send
     served: Any = field(repr=False, compare=False)  # the registry's own object: only the data plane reads it
     input_aliases: dict[str, str] = field(default_factory=dict)  # {alias: input name} the native API also takes
+    input_dtypes: dict[str, np.dtype] = field(init=False, repr=False, compare=False)  # input name -> its dtype
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_dtypes", {spec.name: spec.dtype for spec in self.inputs})
 
     @property
     def input_names(self) -> list[str]:
@@ -54,10 +58,15 @@ class InferenceResult:
     probabilities: np.ndarray  # float32 [rows, labels]
     logits: np.ndarray  # float32 [rows, labels]
     thresholds: np.ndarray  # float32 [labels], the ones applied
-    multi_hot: np.ndarray = field(init=False)  # uint8 [rows, labels]: probabilities >= thresholds
+    _multi_hot: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self.multi_hot = (self.probabilities >= self.thresholds).astype(np.uint8)
+    @property
+    def multi_hot(self) -> np.ndarray:
+        """uint8 [rows, labels]: 1 where probability >= threshold. Worked out when first asked for (an answer that
+        holds only probabilities never pays for it); not functools.cached_property, which takes a lock in 3.11."""
+        if self._multi_hot is None:
+            self._multi_hot = (self.probabilities >= self.thresholds).view(np.uint8)
+        return self._multi_hot
 
     @property
     def rows(self) -> int:

@@ -1,2 +1,2 @@
-"""The FastAPI app's HTTP layer: its middlewares (request context, API keys, deadlines, the fast lane), error
-handlers, the /metrics endpoint and the offline API docs with the OpenAPI document they read."""
+"""The FastAPI app's HTTP layer: the front door (every request's way in and out, and the lean routes' dispatch),
+API keys, error handlers, the /metrics endpoint and the offline API docs with the OpenAPI document they read."""

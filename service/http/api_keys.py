@@ -1,23 +1,16 @@
 """Optional API keys: with API_KEYS / API_KEYS_FILE set, every route but the open ones needs
 `Authorization: Bearer <key>`.
 
-A pure ASGI middleware with an allow-list of open paths, so routes added later (any protocol) are
-protected without knowing about it. Open: health probes (/health/*, /v2/health/*), /metrics (scrapers;
-it holds counts and model names, never payloads) and the API docs (/docs, /redoc, /openapi.json), so a
-person can read the API and enter a key in Swagger UI. CORS preflights (OPTIONS) are answered by the
-CORS middleware outside this one. Keys are compared in constant time against all keys and never logged.
-"""
+Checked by the front door (`front_door.py`) for every HTTP request and by the gRPC server for every call, with an
+allow-list of open paths, so routes added later (any protocol) are protected without knowing about it. Open: health
+probes (/health/*, /v2/health/*), /metrics (scrapers; it holds counts and model names, never payloads) and the API
+docs (/docs, /redoc, /openapi.json), so a person can read the API and enter a key in Swagger UI. CORS preflights
+(OPTIONS) are answered before keys are checked. Keys are compared in constant time against all keys and never
+logged."""
 
 from __future__ import annotations
 
 import hmac
-import logging
-
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from .middleware import send_error
-
-log = logging.getLogger(__name__)
 
 OPEN_PREFIXES = ("/health/", "/v2/health/", "/docs")
 OPEN_PATHS = frozenset({"/metrics", "/openapi.json", "/redoc", "/health", "/v2/health"})
@@ -45,29 +38,6 @@ def bearer_refusal(keys: list[bytes], authorization: bytes) -> str | None:
     return "missing API key: send the header 'Authorization: Bearer <key>'"
 
 
-class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
-        self.app = app
-        self._keys = [key.encode() for key in keys]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        authorization = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-                break
-        message = bearer_refusal(self._keys, authorization)
-        if message is None:
-            await self.app(scope, receive, send)
-            return
-        challenge = b'Bearer error="invalid_token"' if authorization else b"Bearer"
-        await send_error(send, 401, message, [(b"www-authenticate", challenge)])
-
-
-def add_api_keys(app, keys: list[str]) -> None:
-    if keys:
-        app.add_middleware(ApiKeyMiddleware, keys=keys)
-        log.info("API keys required (%d configured)", len(keys))
+def challenge(authorization: bytes) -> bytes:
+    """The WWW-Authenticate value of a 401: which key problem it was, as RFC 6750 words it."""
+    return b'Bearer error="invalid_token"' if authorization else b"Bearer"

@@ -1,5 +1,5 @@
 """Errors raised in routes, answered as JSON `{"error": ...}` (`protocols/errors.py`). Anything unexpected goes on up
-to the request middleware's 500 answer (`middleware.py`)."""
+to the front door's 500 answer (`front_door.py`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,12 @@
-"""ASGI middleware: notes each request's arrival (its deadline counts from there), and stops work for clients that
-left.
+"""Stopping work for clients that left: the scope keys the service's HTTP protocol and the front door share, and the
+way it is done under any other server.
 
-Once the body has been read, it listens for the client hanging up: if that happens before the response starts,
-the handler is cancelled, which cancels its batcher submission, so rows nobody will read are never run.
+If the client hangs up before the response starts, the handler is cancelled, which cancels its batcher submission,
+so rows nobody will read are never run. Under the service's own HTTP protocol (service/server/http_protocol.py), the
+protocol marks the scope with CANCELS_ON_DISCONNECT and cancels the task the front door noted in HANDLER_TASK when
+the connection is lost: no task of our own per request. Under any other server (an ASGI test client, another
+server), `cancel_on_disconnect` runs the handler in a task and listens for the disconnect in another once the body
+has been read.
 """
 
 from __future__ import annotations
@@ -10,25 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..protocols.http_adapter import ARRIVAL
-
 log = logging.getLogger(__name__)
 
+CANCELS_ON_DISCONNECT = "sigmoid_serve.cancels_on_disconnect"  # scope key: the protocol cancels HANDLER_TASK
+HANDLER_TASK = "sigmoid_serve.handler_task"  # scope key: the task to cancel while the response has not started
+CLIENT_GONE = "sigmoid_serve.client_gone"  # scope key: set by the protocol when it cancels for a lost connection
 
-class RequestDeadlineMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        scope[ARRIVAL] = time.monotonic()
-        await _CancelOnDisconnect(self.app, scope, receive, send).run()
+async def cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app(scope, receive, send)`, cancelled if the client hangs up before the response starts."""
+    await _CancelOnDisconnect(app, scope, receive, send).run()
 
 
 class _CancelOnDisconnect:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -9,7 +10,16 @@ from fastapi import APIRouter, Request, Response
 from ..core.errors import InvalidInput
 from ..core.types import InferenceResult, InputSpec, ModelDescription
 from .examples import ModelName, ModelVersion, ok_example
-from .http_adapter import LeanRoute, data_plane, error_responses, inference_request, json_response, read_json_body
+from .http_adapter import (
+    Answer,
+    HttpCall,
+    LeanRoute,
+    data_plane,
+    error_responses,
+    json_answer,
+    json_response,
+    lean_post,
+)
 from .json_body import may_hold_booleans, parse_json_object
 from .native_schema import (
     MODEL_INFO_EXAMPLE,
@@ -41,30 +51,36 @@ PREDICT_RESPONSES = {
 }
 
 
-@predict_router.post("/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
-async def predict_default(request: Request) -> Response:
+@lean_post(predict_router, "/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
+async def predict_default(call: HttpCall) -> Answer:
     """Predict with the default model (DEFAULT_MODEL, or the only model in the repository)."""
-    return await _predict(request, None, None)
+    return await _predict(call, None, None)
 
 
-@predict_router.post("/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES)
-async def predict(name: ModelName, request: Request) -> Response:
-    """Per-label probabilities and thresholded multi-hot predictions for a batch of instances."""
-    return await _predict(request, name, None)
-
-
-@predict_router.post(
-    "/models/{name}/versions/{version}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES
+@lean_post(
+    predict_router, "/models/{name}/predict", tags=["native"], openapi_extra=PREDICT_DOC, responses=PREDICT_RESPONSES
 )
-async def predict_version(name: ModelName, version: ModelVersion, request: Request) -> Response:
+async def predict(call: HttpCall, name: ModelName) -> Answer:
+    """Per-label probabilities and thresholded multi-hot predictions for a batch of instances."""
+    return await _predict(call, name, None)
+
+
+@lean_post(
+    predict_router,
+    "/models/{name}/versions/{version}/predict",
+    tags=["native"],
+    openapi_extra=PREDICT_DOC,
+    responses=PREDICT_RESPONSES,
+)
+async def predict_version(call: HttpCall, name: ModelName, version: ModelVersion) -> Answer:
     """Like /models/{name}/predict, refused unless `version` is the one served."""
-    return await _predict(request, name, version)
+    return await _predict(call, name, version)
 
 
-async def _predict(request: Request, name: str | None, version: int | None) -> Response:
-    plane = data_plane(request)
+async def _predict(call: HttpCall, name: str | None, version: int | None) -> Answer:
+    plane = call.plane
     served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
-    body = await read_json_body(request)
+    body = await call.json_body()
     document = parse_json_object(body)
     unknown = set(document) - {"instances", "threshold"}
     if unknown:
@@ -74,13 +90,10 @@ async def _predict(request: Request, name: str | None, version: int | None) -> R
     instances = document["instances"]
     if served.input_aliases:
         instances = resolve_aliases(instances, served.input_aliases)
-    core_request = inference_request(
-        request,
-        instances=instances,
-        threshold=document.get("threshold"),
-        may_hold_booleans=may_hold_booleans(body),
+    core_request = call.inference_request(
+        instances=instances, threshold=document.get("threshold"), may_hold_booleans=may_hold_booleans(body)
     )
-    return json_response(encode_result(await plane.infer(served, core_request)))
+    return json_answer(encode_result(await plane.infer(served, core_request)))
 
 
 def resolve_aliases(instances: Any, aliases: dict[str, str]) -> Any:
@@ -102,17 +115,17 @@ def resolve_aliases(instances: Any, aliases: dict[str, str]) -> Any:
 
 
 def encode_result(result: InferenceResult) -> dict[str, Any]:
-    labels = result.labels
+    labels, probabilities = result.labels, result.probabilities
     # Python lists once per result (not per row); probabilities stay float32 rows: orjson writes them natively,
-    # in float32's shortest form.
+    # in float32's shortest form. Rows by index: iterating an array ends in an IndexError numpy formats.
     multi_hot = result.multi_hot.tolist()
     return {
         "model_name": result.model_name,
         "model_version": result.model_version,
         "labels": labels,
         "predictions": [
-            {"probabilities": row, "multi_hot": hot, "labels": [x for x, h in zip(labels, hot, strict=True) if h]}
-            for row, hot in zip(result.probabilities, multi_hot, strict=True)
+            {"probabilities": probabilities[i], "multi_hot": hot, "labels": list(compress(labels, hot))}
+            for i, hot in enumerate(multi_hot)
         ],
     }
 

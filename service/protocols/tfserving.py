@@ -27,13 +27,15 @@ from .examples import (
     ok_example,
 )
 from .http_adapter import (
+    Answer,
+    HttpCall,
     LeanRoute,
     data_plane,
     error_responses,
-    inference_request,
+    json_answer,
     json_response,
+    lean_post,
     parse_version,
-    read_json_body,
 )
 from .json_body import may_hold_booleans, parse_json_object
 from .protocol_schemas import TF_PREDICT_DOC
@@ -87,22 +89,22 @@ async def model_version_metadata(name: ModelName, version: ModelVersionText, req
 
 # TF Serving puts the verb after a colon in the last segment (`/v1/models/digits:predict`); the segment is
 # split by hand so that an unknown verb gets a message instead of a bare 404/405.
-@predict_router.post("/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
-async def predict(name_and_verb: NameAndVerb, request: Request) -> Response:
+@lean_post(predict_router, "/{name_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
+async def predict(call: HttpCall, name_and_verb: NameAndVerb) -> Answer:
     """`POST /v1/models/{name}:predict` with {"instances": [...]} or {"inputs": ...}."""
-    return await _predict(request, _strip_verb(name_and_verb), None)
+    return await _predict(call, _strip_verb(name_and_verb), None)
 
 
-@predict_router.post("/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
-async def predict_version(name: ModelName, version_and_verb: VersionAndVerb, request: Request) -> Response:
+@lean_post(predict_router, "/{name}/versions/{version_and_verb}", responses=RESPONSES, openapi_extra=TF_PREDICT_DOC)
+async def predict_version(call: HttpCall, name: ModelName, version_and_verb: VersionAndVerb) -> Answer:
     """`POST /v1/models/{name}/versions/{version}:predict`, refused unless `version` is the one served."""
-    return await _predict(request, name, parse_version(_strip_verb(version_and_verb)))
+    return await _predict(call, name, parse_version(_strip_verb(version_and_verb)))
 
 
-async def _predict(request: Request, name: str, version: int | None) -> Response:
-    plane = data_plane(request)
+async def _predict(call: HttpCall, name: str, version: int | None) -> Answer:
+    plane = call.plane
     served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
-    body = await read_json_body(request)
+    body = await call.json_body()
     document = parse_json_object(body)
     unknown = set(document) - BODY_FIELDS
     if unknown:
@@ -119,15 +121,15 @@ async def _predict(request: Request, name: str, version: int | None) -> Response
         except RecursionError:
             raise InvalidInput("the body nests lists or objects too deeply") from None
     if "instances" in document:
-        core_request = inference_request(request, instances=document["instances"], **fields)
+        core_request = call.inference_request(instances=document["instances"], **fields)
     else:
-        core_request = inference_request(request, inputs=_columnar_columns(served, document["inputs"]), **fields)
+        core_request = call.inference_request(inputs=_columnar_columns(served, document["inputs"]), **fields)
     result = await plane.infer(served, core_request)
     outputs = _outputs(result)
     if "instances" in document:
         rows = [{key: value[i] for key, value in outputs.items()} for i in range(result.rows)]
-        return json_response({"predictions": rows})
-    return json_response({"outputs": outputs})
+        return json_answer({"predictions": rows})
+    return json_answer({"outputs": outputs})
 
 
 def _outputs(result: InferenceResult) -> dict[str, np.ndarray]:

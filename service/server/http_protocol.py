@@ -1,12 +1,5 @@
-"""uvicorn's httptools protocol, with each response written in one system call and every client bounded.
-
-One write per response: uvicorn writes the status line and headers when the app sends `http.response.start`
-and the body when it sends `http.response.body`: two `write()` calls, so two TCP segments and two wake-ups of
-the client for one small response. `CoalescingTransport` holds what is written during one step of the event
-loop and hands it to the socket at the end of that step, all at once. Measured on 2 cores with a bare ASGI
-app: ~33k → ~40k req/s at 64 connections. Ordering is kept (writes are appended in order and flushed before
-close). A write of a large chunk goes out at once with whatever is held, so a big response never waits and
-uvicorn's flow control still sees the real write buffer.
+"""uvicorn's httptools protocol, with each response written in one system call (`write_coalescing.py`) and every
+client bounded.
 
 Bounded clients: uvicorn by itself waits forever for a head or a body that does not come, and keeps every
 byte of an unfinished head. `ServiceHttpProtocol` caps the head (MAX_HEADER_BYTES: 431), the time to receive
@@ -29,54 +22,11 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
+from ..http.request_deadline import CANCELS_ON_DISCONNECT, CLIENT_GONE, HANDLER_TASK
 from ..protocols.errors import error_body
+from .write_coalescing import CoalescingTransport
 
 log = logging.getLogger("service.connections")
-
-WRITE_THROUGH_BYTES = 64 * 1024  # a chunk this large is not worth holding back
-
-
-class CoalescingTransport:
-    """Wraps an asyncio transport: writes made in one loop step leave in one `writelines` call."""
-
-    __slots__ = ("_transport", "_loop", "_held")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: list[bytes] | None = None
-
-    def write(self, data: bytes) -> None:
-        if self._held is None:
-            if len(data) >= WRITE_THROUGH_BYTES:
-                self._transport.write(data)
-                return
-            self._held = [data]
-            self._loop.call_soon(self.flush)
-        else:
-            self._held.append(data)
-            if len(data) >= WRITE_THROUGH_BYTES:
-                self.flush()
-
-    def flush(self) -> None:
-        held, self._held = self._held, None
-        if held and not self._transport.is_closing():
-            self._transport.writelines(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def write_eof(self) -> None:
-        self.flush()
-        self._transport.write_eof()
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._held or ()))
-
-    def __getattr__(self, name: str) -> Any:  # everything else (extra info, reading, abort) is the transport's
-        return getattr(self._transport, name)
-
 
 SWEEP_SECONDS = 0.25  # how often waits are checked (and the coarse clock moves): limits fire within this much
 STOP_MARGIN_SECONDS = 0.5  # a stalled upload is cut this long before uvicorn cancels what still runs at shutdown
@@ -200,6 +150,19 @@ class ServiceHttpProtocol(HttpToolsProtocol):
         self.head_room = None
         self.waiting_for, self.since = BODY, self.clock.now
         HttpToolsProtocol.on_headers_complete(self)
+        if self.cycle is not None:  # None when uvicorn answered the request itself (its connection limit)
+            self.cycle.scope[CANCELS_ON_DISCONNECT] = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The request's handler stops at once when its client has gone before the response started
+        # (http/request_deadline.py): rows nobody will read are never run.
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            task = cycle.scope.get(HANDLER_TASK)
+            if task is not None and not task.done():
+                cycle.scope[CLIENT_GONE] = True
+                task.cancel()
+        super().connection_lost(exc)
 
     def on_message_complete(self) -> None:
         self.waiting_for = None

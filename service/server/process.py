@@ -41,7 +41,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        access_log=False,  # ACCESS_LOG switches service.http.middleware's line, which has the request id and model
+        access_log=False,  # ACCESS_LOG switches service.http.front_door's line, which has the request id and model
         log_config=logging_config,
         log_level=settings.log_level,
         loop="uvloop",

@@ -74,7 +74,7 @@ def log_config(log_format: str, level: str) -> dict[str, Any]:
             # uvicorn's own handlers are replaced by the root's: its lines get the same format.
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level.upper(), "propagate": True},
-            # The access line comes from service.http.middleware (with request id, model, rows); uvicorn's is off.
+            # The access line comes from service.http.front_door (with request id, model, rows); uvicorn's is off.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
     }

@@ -5,8 +5,9 @@ With WORKERS > 1 every worker writes its metrics to Prometheus' multiprocess fil
 over all workers, queue rows summed over the live workers, a version counted as loaded while any worker
 serves it. With one worker the same metrics live in memory.
 
-Hot path cost: one histogram observation per batch and per request; the queue depth is set once per
-batch, and loaded versions on load and unload.
+Hot path cost: the request and batch observations are tallied in plain numbers and written to prometheus_client
+once per event-loop step (`tally.py`); the queue depth is set once per batch, and loaded versions on load and
+unload.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..core.model import LoadedModel
 from ..core.model_state import ModelEvent
 from ..core.shared_control import EVENTS_DIR
 from .label_metrics import LabelRecorder
+from .tally import STEP, CounterTally, HistogramTally
 
 if TYPE_CHECKING:
     from .request_record import RequestRecord
@@ -82,16 +84,17 @@ class BatchMetrics:
     """Handed to one model version's Batcher (through `batch_metrics_for`); records each ONNX Runtime call."""
 
     def __init__(self, model: str) -> None:
-        self._wait = QUEUE_WAIT_SECONDS.labels(model)
-        self._run = INFERENCE_SECONDS.labels(model)
-        self._rows = BATCH_ROWS.labels(model)
+        self._wait = HistogramTally(QUEUE_WAIT_SECONDS.labels(model))
+        self._run = HistogramTally(INFERENCE_SECONDS.labels(model))
+        self._rows = HistogramTally(BATCH_ROWS.labels(model))
         self._queued = QUEUE_ROWS.labels(model)
 
     def batch_done(self, report: BatchReport) -> None:
         self._rows.observe(report.rows)
         self._run.observe(report.run_seconds)
+        observe_wait = self._wait.observe
         for wait in report.waits:
-            self._wait.observe(wait)
+            observe_wait(wait)
         self._queued.set(report.queued_rows)
 
 
@@ -123,7 +126,8 @@ def metrics_for(per_label: bool) -> Callable[[LoadedModel], ModelVersionMetrics]
 
 
 def flush_label_metrics() -> None:
-    """At shutdown: count what the per-label recorders still keep."""
+    """At shutdown: count what the per-label recorders and the tallies still keep."""
+    STEP.write()
     for recorders in _label_recorders.values():
         for recorder in recorders:
             recorder.flush()
@@ -194,19 +198,22 @@ def protocol_of(path: str) -> str:
     return "native"
 
 
-# Labelled children by (model, protocol, status): `labels()` costs more than the increment itself. Bounded:
-# models are names the registry resolved, protocols and statuses are few.
-_request_children: dict[tuple[str, str, int | str], tuple[Counter, Histogram]] = {}
+# Tallies of the labelled children by (model, protocol, status): `labels()` costs more than the increment itself.
+# Bounded: models are names the registry resolved, protocols and statuses are few.
+_request_series: dict[tuple[str, str, int | str], tuple[CounterTally, HistogramTally]] = {}
+_request_durations: dict[tuple[str, str], HistogramTally] = {}
 
 
 def observe_request(record: RequestRecord, protocol: str, status: int | str, seconds: float) -> None:
     key = (record.model, protocol, status)
-    children = _request_children.get(key)
-    if children is None:
-        children = REQUESTS.labels(record.model, protocol, str(status)), REQUEST_SECONDS.labels(record.model, protocol)
-        _request_children[key] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    series = _request_series.get(key)
+    if series is None:
+        durations = _request_durations.get(key[:2])
+        if durations is None:
+            durations = _request_durations[key[:2]] = HistogramTally(REQUEST_SECONDS.labels(record.model, protocol))
+        series = _request_series[key] = CounterTally(REQUESTS.labels(record.model, protocol, str(status))), durations
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class Readiness:
@@ -229,6 +236,7 @@ def exposition(ready: bool) -> bytes:
     """The server's metrics in Prometheus' text format, every worker's summed (CONTENT_TYPE_LATEST); `ready`: whether
     this worker's readiness is 200 now."""
     READINESS.ready = ready
+    STEP.write()  # this worker's requests and batches so far
     if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -115,10 +115,10 @@ def test_the_import_contracts_can_fail(tmp_path: Path) -> None:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / ".importlinter", tmp_path)
     with open(tmp_path / "service" / "core" / "errors.py", "a") as errors:
-        errors.write("\nfrom ..http import middleware  # noqa\n")
+        errors.write("\nfrom ..http import front_door  # noqa\n")
     result = subprocess.run([LINT_IMPORTS], capture_output=True, text=True, cwd=tmp_path, env=_only(tmp_path))
     assert result.returncode != 0
-    assert "service.core.errors -> service.http.middleware" in result.stdout
+    assert "service.core.errors -> service.http.front_door" in result.stdout
 
 
 def test_neither_the_contract_nor_the_core_reads_the_environment() -> None:

@@ -7,6 +7,8 @@ tensor data is little-endian, row-major, without padding, in the order the tenso
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +43,19 @@ DATATYPES: dict[str, np.dtype] = {
     "BYTES": TEXT,
 }
 UNSUPPORTED_DATATYPES = {"BF16"}
+_NATIVE_LITTLE = sys.byteorder == "little"
+_INT = frozenset({int})
 _NAMES_BY_DTYPE = {dtype: name for name, dtype in DATATYPES.items()}
+_LITTLE_ENDIAN = {dtype: dtype.newbyteorder("<") for dtype in DATATYPES.values() if dtype != TEXT}
 # Parameters asking for features this server does not have: refusing beats silently ignoring them.
 UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset", "classification")
+_UNSUPPORTED = frozenset(UNSUPPORTED_PARAMETERS)
+_NONE: dict[str, Any] = {}  # no parameters (never written to)
 
 
 def datatype_of(dtype: np.dtype) -> str:
-    return _NAMES_BY_DTYPE[np.dtype(dtype)]
+    name = _NAMES_BY_DTYPE.get(dtype)  # a dtype object is its own key; anything else goes through np.dtype
+    return name if name is not None else _NAMES_BY_DTYPE[np.dtype(dtype)]
 
 
 @dataclass
@@ -64,24 +72,27 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
     if not is_decimal(text):
         raise InvalidInput(f"Inference-Header-Content-Length must be a non-negative integer, got {as_sent(text)}")
     digits = text.lstrip("0") or "0"
-    if len(digits) > len(str(len(body))) or int(digits) > len(body):  # bounded before int(): 4,300+ digits raise
+    length = int(digits) if len(digits) <= 18 else -1  # bounded before int(), which raises past 4,300 digits
+    if not 0 <= length <= len(body):
         raise InvalidInput(
             f"Inference-Header-Content-Length is {as_sent(text).strip(chr(34))} "  # digits only: shown without quotes
             f"but the body has only {len(body)} bytes"
         )
-    length = int(digits)
     return parse_json_object(body[:length]), memoryview(body)[length:]
 
 
 def decode_inputs(
-    header: dict[str, Any], binary: memoryview, model_dtypes: dict[str, np.dtype], booleans_possible: bool = True
+    header: dict[str, Any],
+    binary: memoryview,
+    model_dtypes: dict[str, np.dtype],
+    booleans_possible: bool | Callable[[], bool] = True,
 ) -> dict[str, np.ndarray]:
     """Each input as an array of its declared shape; binary chunks are taken in input order.
 
     `model_dtypes` holds the model's input types: a known input declared with another datatype is refused,
     as Triton does. Unknown or missing input names are left to the core, which lists the expected ones.
     `booleans_possible=False` when the JSON header holds no true/false (json_body.may_hold_booleans): then JSON
-    data is not scanned for them value by value.
+    data is not scanned for them value by value; a callable is asked only if a tensor carries JSON data.
     """
     inputs = header.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -96,7 +107,7 @@ def decode_inputs(
             raise InvalidInput(f"input {name!r} is given twice")
         dtype, shape = _datatype_and_shape(tensor)
         check_model_dtype(name, dtype, model_dtypes)
-        parameters = _parameters(tensor, f"input {name!r}")
+        parameters = _parameters(tensor, "input", name)
         if "binary_data_size" in parameters:
             size = parameters["binary_data_size"]
             if "data" in tensor:
@@ -113,6 +124,8 @@ def decode_inputs(
             arrays[name] = from_bytes(name, binary[offset : offset + size], dtype, shape)
             offset += size
         elif "data" in tensor:
+            if callable(booleans_possible):
+                booleans_possible = booleans_possible()
             arrays[name] = _from_json(name, tensor["data"], dtype, shape, booleans_possible)
         else:
             raise InvalidInput(f"input {name!r} has neither 'data' nor parameters.binary_data_size")
@@ -125,8 +138,8 @@ def decode_inputs(
 
 def requested_outputs(header: dict[str, Any], available: list[str]) -> list[RequestedOutput]:
     """Which outputs to return and how: the `outputs` list, or every output; binary if asked for."""
-    request_parameters = _parameters(header, "the request")
-    binary_default = _flag(request_parameters, "binary_data_output", "the request")
+    request_parameters = _parameters(header)
+    binary_default = _flag(request_parameters, "binary_data_output")
     outputs = header.get("outputs")
     if outputs is None:
         return [RequestedOutput(name, binary_default) for name in available]
@@ -139,8 +152,8 @@ def requested_outputs(header: dict[str, Any], available: list[str]) -> list[Requ
         name = tensor["name"]
         if name not in available:
             raise InvalidInput(f"unknown output {name!r}; this model's outputs are {available}")
-        parameters = _parameters(tensor, f"output {name!r}")
-        binary = _flag(parameters, "binary_data", f"output {name!r}") if "binary_data" in parameters else binary_default
+        parameters = _parameters(tensor, "output", name)
+        binary = _flag(parameters, "binary_data", "output", name) if "binary_data" in parameters else binary_default
         chosen.append(RequestedOutput(name, binary))
     return chosen
 
@@ -154,16 +167,26 @@ def encode_response(
     for requested, array in outputs:
         tensor: dict[str, Any] = {"name": requested.name, "datatype": datatype_of(array.dtype), "shape": array.shape}
         if requested.binary:
-            data = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
+            data = little_endian_bytes(array)
             tensor["parameters"] = {"binary_data_size": len(data)}
             chunks.append(data)
         else:
             tensor["data"] = array.ravel()
         tensors.append(tensor)
-    header = orjson.dumps({**document, "outputs": tensors}, option=orjson.OPT_SERIALIZE_NUMPY)
+    document["outputs"] = tensors
+    header = orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
     if not chunks:
         return header, None
     return b"".join([header, *chunks]), len(header)
+
+
+def little_endian_bytes(array: np.ndarray) -> bytes:
+    """The array's values, row-major, little-endian: as they are when they already are (the common case: no new
+    dtype and no copy before the one `tobytes` makes)."""
+    order = array.dtype.byteorder
+    if order in ("<", "|") or (order == "=" and _NATIVE_LITTLE):
+        return array.tobytes()
+    return array.astype(array.dtype.newbyteorder("<")).tobytes()
 
 
 def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ...]]:
@@ -171,7 +194,8 @@ def _datatype_and_shape(tensor: dict[str, Any]) -> tuple[np.dtype, tuple[int, ..
     if not isinstance(datatype, str):
         raise InvalidInput(f"input {name!r}: 'datatype' must be a string such as \"FP32\", got {as_sent(datatype)}")
     dtype = dtype_of(name, datatype)
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    # type() is int: not bool (which isinstance(d, int) would let through); compared at C speed.
+    if not isinstance(shape, list) or (shape and (not _INT.issuperset(map(type, shape)) or min(shape) < 0)):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers, got {as_sent(shape)}")
     return dtype, tuple(shape)
 
@@ -191,23 +215,29 @@ def check_model_dtype(name: str, dtype: np.dtype, model_dtypes: dict[str, np.dty
         raise InvalidInput(f"input {name!r} takes datatype {datatype_of(model_dtypes[name])}, got {datatype_of(dtype)}")
 
 
-def _parameters(owner: dict[str, Any], what: str) -> dict[str, Any]:
+def _parameters(owner: dict[str, Any], kind: str = "", name: str = "") -> dict[str, Any]:
+    """The `parameters` object of the request (no kind) or of an input or output tensor (kind, name)."""
     parameters = owner.get("parameters")
     if parameters is None:
-        return {}
+        return _NONE
     if not isinstance(parameters, dict):
-        raise InvalidInput(f"'parameters' of {what} must be an object")
-    for key in UNSUPPORTED_PARAMETERS:
-        if key in parameters:
-            raise InvalidInput(f"parameter {key!r} of {what} is not supported by this server")
+        raise InvalidInput(f"'parameters' of {_what(kind, name)} must be an object")
+    if not _UNSUPPORTED.isdisjoint(parameters):
+        key = next(key for key in UNSUPPORTED_PARAMETERS if key in parameters)
+        raise InvalidInput(f"parameter {key!r} of {_what(kind, name)} is not supported by this server")
     return parameters
 
 
-def _flag(parameters: dict[str, Any], key: str, what: str) -> bool:
+def _flag(parameters: dict[str, Any], key: str, kind: str = "", name: str = "") -> bool:
     value = parameters.get(key, False)
-    if not isinstance(value, bool):
-        raise InvalidInput(f"parameter {key!r} of {what} must be true or false, got {as_sent(value)}")
+    if value is not True and value is not False:
+        raise InvalidInput(f"parameter {key!r} of {_what(kind, name)} must be true or false, got {as_sent(value)}")
     return value
+
+
+def _what(kind: str, name: str) -> str:
+    """What a message is about, written only when there is a message."""
+    return f"{kind} {name!r}" if kind else "the request"
 
 
 def from_bytes(
@@ -224,7 +254,8 @@ def from_bytes(
             f"{datatype_of(dtype)} needs {expected}"
         )
     # Straight from the request bytes: no per-element Python objects on the path for large tensors.
-    return _reshape(name, np.frombuffer(data, dtype.newbyteorder("<")), shape)
+    little = _LITTLE_ENDIAN.get(dtype) or dtype.newbyteorder("<")
+    return _reshape(name, np.frombuffer(data, little), shape)
 
 
 def _from_json(name: str, data: Any, dtype: np.dtype, shape: tuple[int, ...], booleans_possible: bool) -> np.ndarray:
@@ -260,4 +291,4 @@ def _reshape(name: str, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
 
 def request_threshold(header: dict[str, Any]) -> object:
     """The request-level `threshold` parameter (a number or {label: number}); the core validates it."""
-    return _parameters(header, "the request").get("threshold")
+    return _parameters(header).get("threshold")

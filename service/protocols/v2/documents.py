@@ -26,12 +26,13 @@ PLATFORM = "onnxruntime_onnx"
 MODEL_EXTENSIONS = ["model_repository", "model_configuration", "statistics"]
 
 
-def output_tensors(result: InferenceResult) -> dict[str, np.ndarray]:
-    return {
-        OUTPUT_PROBABILITIES: result.probabilities,
-        OUTPUT_LOGITS: result.logits,
-        OUTPUT_PREDICTIONS: result.multi_hot.astype(np.bool_),
-    }
+def output_tensor(result: InferenceResult, name: str) -> np.ndarray:
+    """One of OUTPUTS, worked out only when asked for (the predictions: the multi-hot rows as BOOL)."""
+    if name == OUTPUT_PROBABILITIES:
+        return result.probabilities
+    if name == OUTPUT_LOGITS:
+        return result.logits
+    return result.multi_hot.view(np.bool_)
 
 
 def model_metadata(model: ModelHandle) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     ) -> pb.ModelInferResponse:
         arrived_at = time.monotonic()
         served = self.plane.lookup(request.model_name, _version(request.model_version))
-        arrays = decode_inputs(request, {spec.name: spec.dtype for spec in served.inputs})
+        arrays = decode_inputs(request, served.input_dtypes)
         outputs = requested_outputs(request, documents.OUTPUTS)
         core_request = InferenceRequest(
             inputs=arrays,
@@ -106,7 +106,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         response = pb.ModelInferResponse(
             model_name=result.model_name, model_version=str(result.model_version), id=request.id
         )
-        tensors = documents.output_tensors(result)
+        tensors = {name: documents.output_tensor(result, name) for name in outputs}
         return encode_response(response, tensors, outputs, raw=bool(request.raw_input_contents))
 
     # -- repository ------------------------------------------------------------------------------------

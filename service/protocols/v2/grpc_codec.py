@@ -17,7 +17,7 @@ import orjson
 
 from ...core.errors import InvalidInput
 from .bytes_tensors import size_mismatch, texts_from_elements
-from .codec import UNSUPPORTED_PARAMETERS, check_model_dtype, datatype_of, dtype_of, from_bytes
+from .codec import UNSUPPORTED_PARAMETERS, check_model_dtype, datatype_of, dtype_of, from_bytes, little_endian_bytes
 from .messages import grpc_service_pb2 as pb
 
 # Which repeated field of InferTensorContents holds each datatype (FP16 travels as raw contents only).
@@ -129,7 +129,7 @@ def encode_response(
         datatype = datatype_of(array.dtype)
         output = response.outputs.add(name=name, datatype=datatype, shape=array.shape)
         if raw:
-            response.raw_output_contents.append(np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes())
+            response.raw_output_contents.append(little_endian_bytes(array))
         else:
             getattr(output.contents, CONTENTS_FIELDS[datatype]).extend(array.ravel().tolist())
     return response

@@ -26,14 +26,14 @@ from ..examples import (
 )
 from ..http_adapter import (
     JSON_TYPES,
+    Answer,
+    HttpCall,
     LeanRoute,
-    body_limit,
     data_plane,
     error_responses,
-    inference_request,
     json_response,
+    lean_post,
     parse_version,
-    read_body,
 )
 from ..json_body import may_hold_booleans
 from ..protocol_schemas import V2_INFER_DOC
@@ -47,7 +47,7 @@ from .codec import (
     requested_outputs,
     split_body,
 )
-from .documents import MODEL_EXTENSIONS, OUTPUTS, output_tensors
+from .documents import MODEL_EXTENSIONS, OUTPUTS, output_tensor
 
 # Triton's names: binary tensors (codec.py), model repository control (repository.py), model configuration
 # and statistics (triton.py).
@@ -59,6 +59,7 @@ router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 infer_router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], route_class=LeanRoute)
 
 BINARY_TYPES = ("application/octet-stream",)
+BINARY = BINARY_TYPES[0].encode()
 
 
 @router.get("", responses=ok_example(V2_SERVER_METADATA_EXAMPLE))
@@ -127,52 +128,50 @@ async def model_version_metadata(name: ModelName, version: ModelVersionText, req
 INFER_RESPONSES = {**ok_example(V2_INFER_RESPONSE_EXAMPLE), **error_responses(400, 404, 413, 415, 503)}
 
 
-@infer_router.post("/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
-async def infer(name: ModelName, request: Request) -> Response:
+@lean_post(infer_router, "/models/{name}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
+async def infer(call: HttpCall, name: ModelName) -> Answer:
     """Inference with JSON tensors and/or binary tensors after the JSON header (Inference-Header-Content-Length)."""
-    return await _infer(request, name, None)
+    return await _infer(call, name, None)
 
 
-@infer_router.post("/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC)
-async def infer_version(name: ModelName, version: ModelVersionText, request: Request) -> Response:
+@lean_post(
+    infer_router, "/models/{name}/versions/{version}/infer", responses=INFER_RESPONSES, openapi_extra=V2_INFER_DOC
+)
+async def infer_version(call: HttpCall, name: ModelName, version: ModelVersionText) -> Answer:
     """Like /v2/models/{name}/infer, refused unless `version` is the one served."""
-    return await _infer(request, name, parse_version(version))
+    return await _infer(call, name, parse_version(version))
 
 
-async def _infer(request: Request, name: str, version: int | None) -> Response:
-    plane = data_plane(request)
+async def _infer(call: HttpCall, name: str, version: int | None) -> Answer:
+    plane = call.plane
     served = plane.lookup(name, version)  # unknown model: 404 before reading a body for it
-    _check_content_headers(request)
-    body = await read_body(request, body_limit(request))
-    header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
-    json_part = body[: len(body) - len(binary)]
-    arrays = decode_inputs(header, binary, {s.name: s.dtype for s in served.inputs}, may_hold_booleans(json_part))
+    _check_content_type(call)
+    body = await call.body()
+    header, binary = split_body(body, call.header(b"inference-header-content-length"))
+    arrays = decode_inputs(header, binary, served.input_dtypes, lambda: may_hold_booleans(body[: -len(binary) or None]))
     outputs = requested_outputs(header, OUTPUTS)
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {as_sent(request_id)}")
-    core_request = inference_request(request, inputs=arrays, threshold=request_threshold(header))
+    core_request = call.inference_request(inputs=arrays, threshold=request_threshold(header))
     result = await plane.infer(served, core_request)
     document: dict[str, Any] = {"model_name": result.model_name, "model_version": str(result.model_version)}
     if request_id is not None:
         document["id"] = request_id
-    tensors = output_tensors(result)
-    content, json_length = encode_response(document, [(o, tensors[o.name]) for o in outputs])
+    content, json_length = encode_response(document, [(o, output_tensor(result, o.name)) for o in outputs])
     if json_length is None:
-        return Response(content, media_type="application/json")
-    return Response(content, media_type="application/octet-stream", headers={HEADER_LENGTH: str(json_length)})
+        return Answer(content)
+    return Answer(content, 200, BINARY, ((HEADER_LENGTH.encode(), str(json_length).encode()),))
 
 
-def _check_content_headers(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _check_content_type(call: HttpCall) -> None:
+    """A compressed body never gets here: the front door refuses any Content-Encoding but identity."""
+    media_type = call.media_type()
     if media_type not in JSON_TYPES + BINARY_TYPES and not media_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"content type {media_type!r} is not supported; send application/json, or application/octet-stream "
             "with Inference-Header-Content-Length for binary tensors"
         )
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding != "identity":
-        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; send the body uncompressed")
 
 
 def _model_metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:

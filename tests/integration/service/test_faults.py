@@ -22,7 +22,7 @@ import numpy as np
 import tritonclient.grpc as triton_grpc
 from tritonclient.utils import InferenceServerException
 
-from service.http.middleware import STOPPING
+from service.http.front_door import STOPPING
 from tests.support.fuzzing import http_request, read_answer
 from tests.support.repository_files import publish, publish_linear, wait_for
 from tests.support.server import RunningServer, worker_pids

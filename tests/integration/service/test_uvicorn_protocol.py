@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.server.http_protocol import WRITE_THROUGH_BYTES, CoalescingTransport
+from service.server.write_coalescing import WRITE_THROUGH_BYTES, CoalescingTransport
 from tests.support.server import RunningServer, serving
 
 
@@ -33,7 +33,7 @@ class RecordingTransport:
     def is_closing(self) -> bool:
         return self.closing
 
-    def get_extra_info(self, name: str) -> str:
+    def get_extra_info(self, name: str, default: object = None) -> str:  # as asyncio.BaseTransport takes it
         return f"info:{name}"
 
 
