@@ -98,6 +98,17 @@ def test_refusals_are_one_line_and_write_nothing(built_transformers: BuiltTransf
         with pytest.raises(ExportError, match=message) as caught:
             export_model(tmp_path / f"{name}.keras", output, list(LABELS))
         assert "\n" not in str(caught.value) and not output.exists()
+    options = {
+        "input_renames": ({"text": "body"}, "--input-name"),
+        "drop_labels": ([LABELS[0]], "--drop-label"),
+        "refuse_empty_texts": (True, "--refuse-empty-texts"),
+    }
+    source = built_transformers.sources["distil_bert"]
+    for option, (value, flag) in options.items():
+        output = tmp_path / option / "1" / "model.onnx"
+        with pytest.raises(ExportError, match=f"^{flag} cannot be used with a KerasHub task yet") as caught:
+            export_model(source, output, list(LABELS), **{option: value})
+        assert "\n" not in str(caught.value) and not output.exists()
 
 
 def run_cli(*args: str) -> str:
