@@ -117,16 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     error = np.abs(served.probabilities - keras_probabilities).max()
     print(f"served vs Keras max abs error on held-out probabilities: {error:.2e}")
 
-    rows = pick_examples(x_test, truth, (predicted == truth).all(axis=1))
+    examples_path = args.examples or args.output.parent.parent / "examples.json"
+    write_examples(x_test, truth, (predicted == truth).all(axis=1), examples_path)
+    return 0
+
+
+def write_examples(texts: list[str], truth: np.ndarray, all_correct: np.ndarray, path: Path) -> None:
+    """The rows pick_examples chose, with their labels, written to `path` (the demo's examples.json)."""
+    rows = pick_examples(texts, truth, all_correct)
     examples = {
-        "instances": [x_test[r] for r in rows],
+        "instances": [texts[r] for r in rows],
         "labels": [[label for label, on in zip(LABELS, truth[r], strict=True) if on] for r in rows],
     }
-    examples_path = args.examples or args.output.parent.parent / "examples.json"
-    examples_path.parent.mkdir(parents=True, exist_ok=True)
-    examples_path.write_text(json.dumps(examples, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {examples_path} (held-out rows {rows})")
-    return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(examples, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path} (held-out rows {rows})")
 
 
 def pick_examples(texts: list[str], truth: np.ndarray, all_correct: np.ndarray) -> list[int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_export.demos.docstrings import SEED, pick_examples, split_corpus
+from model_export.demos.docstrings import SEED, split_corpus, write_examples
 from model_export.demos.docstrings_corpus import LABELS
 
 VOCABULARY_SIZE = 3000
@@ -138,15 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<14}" + "".join(f"{f1[name][i]:>13.3f}" for name in names) + f"{int(truth[:, i].sum()):>9d}")
     print(f"{'macro avg':<14}" + "".join(f"{f1[name].mean():>13.3f}" for name in names))
 
-    rows = pick_examples(x_test, truth, (predicted == truth).all(axis=1))
-    examples = {
-        "instances": [x_test[r] for r in rows],
-        "labels": [[label for label, on in zip(LABELS, truth[r], strict=True) if on] for r in rows],
-    }
     examples_path = args.examples or args.output.parent.parent / "examples.json"
-    examples_path.parent.mkdir(parents=True, exist_ok=True)
-    examples_path.write_text(json.dumps(examples, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {examples_path} (held-out rows {rows})")
+    write_examples(x_test, truth, (predicted == truth).all(axis=1), examples_path)
     return 0
 
 

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..metadata import TEXT_STEPS as METADATA_KEY
+from .json_fields import JsonFields, is_int, is_name
 
 SPEC_FORMAT = 1
 
@@ -119,34 +120,17 @@ def parse_specs(text: str) -> list[TextStepSpec]:
 
 def _parse_step(raw: Any, index: int) -> TextStepSpec:
     where = f"metadata '{METADATA_KEY}' step {index}"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} is not a JSON object")
-    expected = set(TextStepSpec.__dataclass_fields__)
-    if not set(expected) - set(_OPTIONAL_FIELDS) <= set(raw) <= expected:
-        missing = sorted(expected - set(_OPTIONAL_FIELDS) - set(raw))
-        unknown = sorted(set(raw) - expected)
-        problems = ([f"missing fields {missing}"] if missing else []) + (
-            [f"unknown fields {unknown}"] if unknown else []
-        )
-        raise ValueError(f"{where}: " + ", ".join(problems))
-
-    def field(name: str, check: Any, what: str) -> Any:
-        value = raw[name]
-        if not check(value):
-            raise ValueError(f"{where}: '{name}' must be {what}, got {json.dumps(value)[:80]}")
-        return value
-
-    def choice(name: str, options: tuple[Any, ...]) -> Any:
-        return field(name, lambda v: v in options, "one of " + ", ".join(json.dumps(o) for o in options))
+    fields = JsonFields(raw, where, TextStepSpec.__dataclass_fields__, _OPTIONAL_FIELDS)
+    field, choice = fields.field, fields.choice
 
     output_mode = choice("output_mode", OUTPUT_MODES)
     vocabulary = field("vocabulary", lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v), "strings")
     if len(set(vocabulary)) != len(vocabulary):
         raise ValueError(f"{where}: 'vocabulary' holds a token twice")
     spec = TextStepSpec(
-        input=field("input", _is_name, "a non-empty string"),
+        input=field("input", is_name, "a non-empty string"),
         string_shape=tuple(field("string_shape", lambda v: v in ([], [1]), "[] or [1]")),
-        feeds=field("feeds", _is_name, "a non-empty string"),
+        feeds=field("feeds", is_name, "a non-empty string"),
         layer=choice("layer", LAYERS),
         standardize=choice("standardize", STANDARDIZE_MODES),
         split=choice("split", SPLIT_MODES),
@@ -154,8 +138,8 @@ def _parse_step(raw: Any, index: int) -> TextStepSpec:
         output_mode=output_mode,
         output_sequence_length=field("output_sequence_length", _is_optional_count, "null or an integer >= 1"),
         vocabulary=tuple(vocabulary),
-        token_start=field("token_start", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-        oov_index=field("oov_index", lambda v: v is None or (_is_int(v) and v >= 0), "null or an integer >= 0"),
+        token_start=field("token_start", lambda v: is_int(v) and v >= 0, "an integer >= 0"),
+        oov_index=field("oov_index", lambda v: v is None or (is_int(v) and v >= 0), "null or an integer >= 0"),
         mask_token=field("mask_token", lambda v: v is None or isinstance(v, str), "null or a string"),
         depth=field("depth", _is_optional_count, "null or an integer >= 1"),
         idf_weights=_optional_tuple(field("idf_weights", _is_weights, "null or a list of numbers")),
@@ -204,20 +188,12 @@ def _is_true(name: str, raw: dict[str, Any], where: str) -> bool:
     return value
 
 
-def _is_name(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_optional_count(value: Any) -> bool:
-    return value is None or (_is_int(value) and value >= 1)
+    return value is None or (is_int(value) and value >= 1)
 
 
 def _is_widths(value: Any) -> bool:
-    return value is None or (isinstance(value, list) and bool(value) and all(_is_int(w) and w >= 1 for w in value))
+    return value is None or (isinstance(value, list) and bool(value) and all(is_int(w) and w >= 1 for w in value))
 
 
 def _is_weights(value: Any) -> bool:

@@ -38,6 +38,7 @@ from typing import Any
 
 from ..metadata import TEXT_TRANSFORMER as METADATA_KEY
 from .byte_bpe import byte_symbols
+from .json_fields import JsonFields, is_int, is_name
 
 SPEC_FORMAT = 1
 TOKENIZERS = ("wordpiece", "byte_bpe", "sentencepiece")
@@ -111,23 +112,8 @@ def parse_spec(text: str) -> TransformerTextSpec:
 
 def spec_from_json(raw: Any) -> TransformerTextSpec:
     where = f"metadata '{METADATA_KEY}' step"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} is not a JSON object")
-    expected = set(TransformerTextSpec.__dataclass_fields__)
-    if set(raw) != expected:
-        missing, unknown = sorted(expected - set(raw)), sorted(set(raw) - expected)
-        problems = [f"missing fields {missing}"] if missing else []
-        problems += [f"unknown fields {unknown}"] if unknown else []
-        raise ValueError(f"{where}: " + ", ".join(problems))
-
-    def field(name: str, check: Any, what: str) -> Any:
-        value = raw[name]
-        if not check(value):
-            raise ValueError(f"{where}: '{name}' must be {what}, got {json.dumps(value)[:80]}")
-        return value
-
-    def choice(name: str, options: tuple[str, ...]) -> str:
-        return field(name, lambda v: v in options, "one of " + ", ".join(json.dumps(o) for o in options))
+    fields = JsonFields(raw, where, TransformerTextSpec.__dataclass_fields__)
+    field, choice = fields.field, fields.choice
 
     kind = choice("tokenizer", TOKENIZERS)
     for other, names in KIND_FIELDS.items():
@@ -139,34 +125,34 @@ def spec_from_json(raw: Any) -> TransformerTextSpec:
         """A field of this tokenizer kind: required, not null."""
         return field(name, check, what) if name in KIND_FIELDS[kind] else None
 
-    vocabulary_size = field("vocabulary_size", lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+    vocabulary_size = field("vocabulary_size", lambda v: is_int(v) and v >= 1, "an integer >= 1")
 
     def is_id(value: Any) -> bool:
-        return _is_int(value) and 0 <= value < vocabulary_size
+        return is_int(value) and 0 <= value < vocabulary_size
 
     ids_what = f"a list of token ids below vocabulary_size {vocabulary_size}"
     spec = TransformerTextSpec(
-        input=field("input", _is_name, "a non-empty string"),
+        input=field("input", is_name, "a non-empty string"),
         tokenizer=kind,
-        keras_tokenizer=field("keras_tokenizer", _is_name, "a non-empty string"),
+        keras_tokenizer=field("keras_tokenizer", is_name, "a non-empty string"),
         vocabulary=_tuple(own("vocabulary", _is_tokens, "a non-empty list of distinct strings")),
         lowercase=own("lowercase", _is_bool, "true or false"),
         strip_accents=own("strip_accents", _is_bool, "true or false"),
         split_on_cjk=own("split_on_cjk", _is_bool, "true or false"),
-        suffix_indicator=own("suffix_indicator", _is_name, "a non-empty string"),
-        oov_token=own("oov_token", _is_name, "a non-empty string"),
+        suffix_indicator=own("suffix_indicator", is_name, "a non-empty string"),
+        oov_token=own("oov_token", is_name, "a non-empty string"),
         bpe_vocabulary=own("bpe_vocabulary", lambda v: _is_bpe_vocabulary(v, is_id), f"an object token -> {ids_what}"),
         merges=_tuple(own("merges", _is_merges, 'a list of merge rules "a b"')),
         unsplittable_tokens=_tuple(own("unsplittable_tokens", _is_strings, "a list of non-empty strings")),
         add_prefix_space=own("add_prefix_space", _is_bool, "true or false"),
         sentencepiece_model=own("sentencepiece_model", _is_base64, "a base64 SentencePiece model"),
         vocabulary_size=vocabulary_size,
-        sequence_length=field("sequence_length", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        sequence_length=field("sequence_length", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         truncate=choice("truncate", TRUNCATIONS),
         start_ids=tuple(field("start_ids", lambda v: _is_list_of(v, is_id), ids_what)),
         end_ids=tuple(field("end_ids", lambda v: _is_list_of(v, is_id), ids_what)),
         pad_id=field("pad_id", is_id, f"a token id below vocabulary_size {vocabulary_size}"),
-        token_ids_input=field("token_ids_input", _is_name, "a non-empty string"),
+        token_ids_input=field("token_ids_input", is_name, "a non-empty string"),
         segment_ids_input=field("segment_ids_input", _is_optional_name, "null or a non-empty string"),
         padding_mask_input=field("padding_mask_input", _is_optional_name, "null or a non-empty string"),
         input_dtype=choice("input_dtype", INPUT_DTYPES),
@@ -197,20 +183,12 @@ def _check_consistency(spec: TransformerTextSpec, where: str) -> None:
         raise ValueError(f"{where}: " + "; ".join(problems))
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool)
 
 
-def _is_name(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
 def _is_optional_name(value: Any) -> bool:
-    return value is None or _is_name(value)
+    return value is None or is_name(value)
 
 
 def _is_list_of(value: Any, check: Any) -> bool:
@@ -218,7 +196,7 @@ def _is_list_of(value: Any, check: Any) -> bool:
 
 
 def _is_strings(value: Any) -> bool:
-    return _is_list_of(value, _is_name)
+    return _is_list_of(value, is_name)
 
 
 def _is_tokens(value: Any) -> bool:
@@ -234,7 +212,7 @@ def _is_merges(value: Any) -> bool:
 
 
 def _is_base64(value: Any) -> bool:
-    if not _is_name(value):
+    if not is_name(value):
         return False
     try:
         base64.b64decode(value, validate=True)
