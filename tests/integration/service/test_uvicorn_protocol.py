@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.server.write_coalescing import WRITE_THROUGH_BYTES, CoalescingTransport
+from service.server.http_protocol import WRITE_THROUGH_BYTES, CoalescingTransport
 from tests.support.server import RunningServer, serving
 
 
