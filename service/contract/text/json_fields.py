@@ -1,5 +1,6 @@
-"""Reading one JSON object of a model file's metadata field by field: each value checked, each refusal a ValueError
-naming where it is, the field and what it must be (the text steps and the tokenizer step are read this way)."""
+"""Reading the JSON of a model file's metadata entries: the entry's format version, then each object field by field,
+each value checked, each refusal a ValueError naming where it is, the field and what it must be (the text steps and
+the tokenizer step are read this way)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ def is_int(value: Any) -> bool:
 
 def is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
+
+
+def versioned_document(text: str, key: str, version: int) -> dict[str, Any]:
+    """The JSON object of metadata entry `key`, written in format `version`; ValueError naming what is wrong."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"metadata '{key}' is not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != version:
+        found = document.get("format") if isinstance(document, dict) else None
+        raise ValueError(
+            f"metadata '{key}' has format {found!r}; this server reads format {version} "
+            "(re-export the model with the matching exporter)"
+        )
+    return document

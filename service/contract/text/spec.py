@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..metadata import TEXT_STEPS as METADATA_KEY
-from .json_fields import JsonFields, is_int, is_name
+from .json_fields import JsonFields, is_int, is_name, versioned_document
 
 SPEC_FORMAT = 1
 
@@ -98,16 +98,7 @@ def dump_specs(specs: list[TextStepSpec]) -> str:
 
 def parse_specs(text: str) -> list[TextStepSpec]:
     """The specs in a `text_steps` metadata value; ValueError naming what is wrong."""
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"metadata '{METADATA_KEY}' is not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("format") != SPEC_FORMAT:
-        found = document.get("format") if isinstance(document, dict) else None
-        raise ValueError(
-            f"metadata '{METADATA_KEY}' has format {found!r}; this server reads format {SPEC_FORMAT} "
-            "(re-export the model with the matching exporter)"
-        )
+    document = versioned_document(text, METADATA_KEY, SPEC_FORMAT)
     steps = document.get("steps")
     if not isinstance(steps, list) or not steps:
         raise ValueError(f"metadata '{METADATA_KEY}' must hold a non-empty list 'steps'")

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..metadata import TEXT_TRANSFORMER as METADATA_KEY
 from .byte_bpe import byte_symbols
-from .json_fields import JsonFields, is_int, is_name
+from .json_fields import JsonFields, is_int, is_name, versioned_document
 
 SPEC_FORMAT = 1
 TOKENIZERS = ("wordpiece", "byte_bpe", "sentencepiece")
@@ -97,16 +97,7 @@ def dump_spec(spec: TransformerTextSpec) -> str:
 
 def parse_spec(text: str) -> TransformerTextSpec:
     """The spec in a `METADATA_KEY` metadata value; ValueError naming what is wrong."""
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"metadata '{METADATA_KEY}' is not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("format") != SPEC_FORMAT:
-        found = document.get("format") if isinstance(document, dict) else None
-        raise ValueError(
-            f"metadata '{METADATA_KEY}' has format {found!r}; this server reads format {SPEC_FORMAT} "
-            "(re-export the model with the matching exporter)"
-        )
+    document = versioned_document(text, METADATA_KEY, SPEC_FORMAT)
     return spec_from_json(document.get("step"))
 
 
