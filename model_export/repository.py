@@ -17,7 +17,7 @@ from model_export.errors import ExportError
 from model_export.metadata import ModelMetadata, read_metadata
 from service.contract.errors import InvalidModelFile
 from service.contract.metadata import CALIBRATION, OUTPUT_PROBABILITIES
-from service.contract.model_file import check_warm_up, example_feeds, graph_inputs_of, read_model_file
+from service.contract.model_file import check_warm_up, example_feeds, read_session
 from service.contract.repository import MODEL_FILE, model_name_problem, parse_version_name, scan_repository
 
 
@@ -71,14 +71,8 @@ def check_served(path: Path) -> None:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises several unrelated types for a bad file
         raise ExportError(f"ONNX Runtime cannot load {path}: {exc}") from None
-    outputs = session.get_outputs()
     try:
-        contents = read_model_file(
-            session.get_modelmeta().custom_metadata_map,
-            graph_inputs_of(session.get_inputs()),
-            [output.name for output in outputs],
-            outputs[0].shape[-1] if outputs and outputs[0].shape else None,
-        )
+        contents = read_session(session)
         probabilities = session.run([OUTPUT_PROBABILITIES], example_feeds(contents, 1))[0]
         check_warm_up(probabilities, 1, len(contents.labels))
     except InvalidModelFile as exc:

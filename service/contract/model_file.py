@@ -88,6 +88,18 @@ def graph_inputs_of(nodes: Iterable[Any]) -> list[InputSpec]:
     return inputs
 
 
+def read_session(session: Any) -> ModelFile:
+    """The contents of the model file an ONNX Runtime session has open (its metadata, inputs and outputs), checked as
+    read_model_file checks them. The session is made by the caller: the contract holds no session code."""
+    outputs = session.get_outputs()
+    return read_model_file(
+        session.get_modelmeta().custom_metadata_map,
+        graph_inputs_of(session.get_inputs()),
+        [output.name for output in outputs],
+        outputs[0].shape[-1] if outputs and outputs[0].shape else None,
+    )
+
+
 def read_model_file(
     metadata: Mapping[str, str], graph_inputs: list[InputSpec], output_names: Sequence[str], output_width: object
 ) -> ModelFile:

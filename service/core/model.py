@@ -16,7 +16,7 @@ import onnxruntime as ort
 
 from ..contract.errors import InvalidModelFile
 from ..contract.metadata import OUTPUT_LOGITS, OUTPUT_PROBABILITIES
-from ..contract.model_file import ModelFile, check_warm_up, example_feeds, graph_inputs_of, read_model_file
+from ..contract.model_file import ModelFile, check_warm_up, example_feeds, read_session
 from ..contract.reference_rates import ReferenceRates
 from .batch_cost import BatchCost
 from .batch_cost import measure as measure_batch_cost
@@ -56,14 +56,8 @@ class LoadedModel:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises several unrelated types for a bad file
             raise ModelLoadError(f"ONNX Runtime cannot load {path}: {exc}") from exc
-        outputs = session.get_outputs()
         try:
-            contents = read_model_file(
-                session.get_modelmeta().custom_metadata_map,
-                graph_inputs_of(session.get_inputs()),
-                [output.name for output in outputs],
-                outputs[0].shape[-1] if outputs and outputs[0].shape else None,
-            )
+            contents = read_session(session)
         except InvalidModelFile as exc:
             raise ModelLoadError(f"{path}: {exc}") from None
         steps = contents.text_steps

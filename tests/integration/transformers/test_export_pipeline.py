@@ -18,7 +18,7 @@ import pytest
 from model_export.describe import describe_model
 from model_export.errors import ExportError
 from service.contract.metadata import HEAD, HEAD_APPENDED_SIGMOID, HEAD_LOGITS_RECOVERED, TEXT_TRANSFORMER
-from service.contract.model_file import TEXT, graph_inputs_of, read_model_file
+from service.contract.model_file import TEXT, read_session
 from service.contract.text.transformer_step import transformer_step_from_metadata
 from tests.support.transformer_models import FAMILIES, LABELS, PROBE_TEXTS, ROOT, BuiltTransformers, cli_environment
 
@@ -53,10 +53,7 @@ def test_each_family_is_written_with_its_tokenizer(built_transformers: BuiltTran
     metadata = session.get_modelmeta().custom_metadata_map
     assert json.loads(metadata[TEXT_TRANSFORMER])["step"]["keras_tokenizer"] == TOKENIZERS[family]
     assert metadata[HEAD] == HEAD_APPENDED_SIGMOID
-    outputs = session.get_outputs()
-    contents = read_model_file(
-        metadata, graph_inputs_of(session.get_inputs()), [o.name for o in outputs], outputs[0].shape[-1]
-    )
+    contents = read_session(session)
     assert [(spec.name, spec.dtype) for spec in contents.inputs] == [("text", TEXT)]
 
 

@@ -8,7 +8,7 @@ import onnxruntime as ort
 
 from model_export.demos.docstrings_corpus import LABELS
 from model_export.metadata import read_metadata
-from service.contract.model_file import TEXT, graph_inputs_of, read_model_file
+from service.contract.model_file import TEXT, read_session
 from service.contract.text.transformer_step import transformer_step_from_metadata
 from tests.support.server import DEMO_REPOSITORY
 
@@ -24,11 +24,7 @@ def test_transformer_demo_interface_and_metadata():
     spec = step.spec
     assert (spec.tokenizer, spec.keras_tokenizer, spec.sequence_length) == ("wordpiece", "BertTokenizer", 64)
     assert spec.onnx_inputs == ("token_ids", "segment_ids", "padding_mask")
-    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
-    outputs = session.get_outputs()
-    contents = read_model_file(
-        meta.props, graph_inputs_of(session.get_inputs()), [o.name for o in outputs], outputs[0].shape[-1]
-    )
+    contents = read_session(ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"]))
     assert [(spec.name, spec.dtype) for spec in contents.inputs] == [("text", TEXT)]
 
 
