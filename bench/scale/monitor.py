@@ -56,7 +56,9 @@ class Monitor:
             if self.process.poll() is not None:
                 raise RuntimeError(f"prometheus exited:\n{(self.folder / 'prometheus.log').read_text()[-3000:]}")
             try:
-                if self.value('count(up{job="sigmoid-serve"} == 1)') == count:
+                # Until it is ready, Prometheus answers its API with a plain-text 503, not JSON.
+                ready = self.client.get("/-/ready").status_code == 200
+                if ready and self.value('count(up{job="sigmoid-serve"} == 1)') == count:
                     return
             except httpx.TransportError:
                 pass
